@@ -1,0 +1,62 @@
+// Request headers of an outbound HBONE CONNECT, as ztunnel's create_hbone_request (facts §1.3):
+// `forwarded: for="<src ip:port>"[;host=<service hostname>]`, OpenTelemetry `baggage`, and a
+// W3C `traceparent` random per connection.
+import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import type { OutgoingHttpHeaders } from 'node:http2';
+
+export interface ConnectMetadata {
+  readonly sourceIp: string;
+  readonly sourcePort: number;
+  /** The destination service's hostname, when the target is a known service. */
+  readonly serviceHostname?: string;
+  readonly baggage?: Readonly<{
+    clusterName?: string;
+    namespace?: string;
+    workloadKind?: 'deployment' | 'cronjob' | 'pod' | 'job';
+    workloadName?: string;
+    serviceName?: string;
+    serviceVersion?: string;
+    region?: string;
+    zone?: string;
+  }>;
+}
+
+// RFC 7230 token / quoted-string safety: a value that is not this plain shape is left out.
+const safeValue = /^[A-Za-z0-9._~:-]{1,253}$/;
+
+export function buildForwarded(m: ConnectMetadata): string {
+  const addr = isIPv6(m.sourceIp) ? `[${m.sourceIp}]:${m.sourcePort}` : `${m.sourceIp}:${m.sourcePort}`;
+  const host = m.serviceHostname && safeValue.test(m.serviceHostname) ? `;host=${m.serviceHostname}` : '';
+  return `for="${addr}"${host}`;
+}
+
+export function buildBaggage(b: NonNullable<ConnectMetadata['baggage']>): string {
+  const entries: [string, string | undefined][] = [
+    ['k8s.cluster.name', b.clusterName],
+    ['k8s.namespace.name', b.namespace],
+    [b.workloadKind ? `k8s.${b.workloadKind}.name` : 'k8s.pod.name', b.workloadName],
+    ['service.name', b.serviceName],
+    ['service.version', b.serviceVersion],
+    ['cloud.region', b.region],
+    ['cloud.availability_zone', b.zone],
+  ];
+  return entries
+    .filter((e): e is [string, string] => typeof e[1] === 'string' && safeValue.test(e[1]))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** `00-<32 hex trace id>-<16 hex parent id>-00`, never all-zero ids (W3C Trace Context §3.2). */
+export function newTraceparent(): string {
+  let bytes = randomBytes(24);
+  while (bytes.subarray(0, 16).every((b) => b === 0) || bytes.subarray(16).every((b) => b === 0)) bytes = randomBytes(24);
+  return `00-${bytes.subarray(0, 16).toString('hex')}-${bytes.subarray(16).toString('hex')}-00`;
+}
+
+export function buildConnectHeaders(m: ConnectMetadata): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { forwarded: buildForwarded(m), traceparent: newTraceparent() };
+  const baggage = m.baggage ? buildBaggage(m.baggage) : '';
+  if (baggage) headers.baggage = baggage;
+  return headers;
+}

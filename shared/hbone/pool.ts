@@ -1,0 +1,343 @@
+// HbonePool: outbound HBONE. Sessions (mTLS + HTTP/2) are pooled by WorkloadKey {source identity,
+// expected destination identities, next hop}; each carries at most 100 CONNECT streams (or fewer
+// if the peer says so); one connect in flight per key, so a burst of 1000 callers makes one
+// session, not 1000. PING every 10 s, dead after 20 s silent; idle sessions released after 5 min;
+// a GOAWAY stops new streams on that session but lets in-flight ones finish.
+import http2, { constants as h2c, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import tls from 'node:tls';
+import type { Logger } from '../log.js';
+import { ErrorCode, MeshError } from '../errors.js';
+import { formatIdentity, type Identity } from '../identity/spiffe.js';
+import { hboneAlpn, secureContextFor, serverIdentityChecker } from '../identity/tls.js';
+import type { WorkloadCertificate } from '../identity/workload-certificate.js';
+import { clientH2Settings, HboneDefaults, sessionLimits } from './settings.js';
+
+export interface HboneTarget {
+  /** The certificate this connection is made with (the source workload's identity). */
+  readonly source: WorkloadCertificate;
+  /** The server must present one of these identities. */
+  readonly expectedIdentities: readonly Identity[];
+  /** Where the TCP connection goes, normally `<pod or waypoint IP>:15008`. */
+  readonly nextHop: { readonly host: string; readonly port: number };
+}
+
+export interface HboneConnectOptions extends HboneTarget {
+  /** The CONNECT `:authority`: `podIP:targetPort`, or the original `VIP:port` for a waypoint. */
+  readonly authority: string;
+  /** Extra request headers (forwarded, baggage, traceparent; see connect-headers.ts). */
+  readonly headers?: OutgoingHttpHeaders;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+export interface HbonePoolOptions {
+  readonly logger: Logger;
+  readonly maxStreamsPerSession?: number;
+  readonly connectTimeoutMs?: number;
+  readonly pingIntervalMs?: number;
+  readonly pingTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+}
+
+type SessionPhase = 'ready' | 'draining' | 'closed';
+
+interface PooledSession {
+  readonly key: string;
+  readonly session: ClientHttp2Session;
+  phase: SessionPhase;
+  active: number;
+  idleTimer?: NodeJS.Timeout;
+  lastPongAt: number;
+  pingTimer: NodeJS.Timeout;
+}
+
+interface KeyState {
+  sessions: PooledSession[];
+  connecting?: Promise<PooledSession>;
+}
+
+export function workloadKey(t: HboneTarget): string {
+  const dst = t.expectedIdentities.map(formatIdentity).sort().join(',');
+  return `${formatIdentity(t.source.identity)}#${t.source.serialHex}|${dst}|${t.nextHop.host}:${t.nextHop.port}`;
+}
+
+export class HbonePool {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly log: Logger;
+  private readonly maxStreams: number;
+  private readonly connectTimeoutMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly pingTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private closed = false;
+
+  constructor(opts: HbonePoolOptions) {
+    this.log = opts.logger;
+    this.maxStreams = opts.maxStreamsPerSession ?? HboneDefaults.poolMaxStreamsPerSession;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? HboneDefaults.connectTimeoutMs;
+    this.pingIntervalMs = opts.pingIntervalMs ?? HboneDefaults.pingIntervalMs;
+    this.pingTimeoutMs = opts.pingTimeoutMs ?? HboneDefaults.pingTimeoutMs;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? HboneDefaults.poolIdleTimeoutMs;
+  }
+
+  /** Live sessions, all keys (for leak checks and the admin page). */
+  sessionCount(): number {
+    let n = 0;
+    for (const k of this.keys.values()) n += k.sessions.filter((s) => s.phase !== 'closed').length;
+    return n;
+  }
+
+  activeStreams(): number {
+    let n = 0;
+    for (const k of this.keys.values()) for (const s of k.sessions) n += s.active;
+    return n;
+  }
+
+  /**
+   * Opens a CONNECT stream and resolves once the server answered 200: the stream is then a
+   * plain byte duplex. Any other status rejects with MeshError(HBONE_STATUS) carrying `status`.
+   */
+  async connect(opts: HboneConnectOptions): Promise<ClientHttp2Stream> {
+    const deadline = AbortSignal.timeout(opts.timeoutMs ?? this.connectTimeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+    const pooled = await this.acquire(opts, signal);
+    if (signal.aborted) {
+      this.release(pooled);
+      throw new MeshError(ErrorCode.HboneTimeout, `hbone CONNECT ${opts.authority} aborted or timed out`, { cause: signal.reason });
+    }
+    return this.openStream(pooled, opts, signal);
+  }
+
+  /** Closes every session: GOAWAY, then destroy after `graceMs`. */
+  async close(graceMs = 0): Promise<void> {
+    this.closed = true;
+    const all = [...this.keys.values()].flatMap((k) => k.sessions);
+    for (const s of all) if (!s.session.closed) s.session.close();
+    if (graceMs > 0 && all.some((s) => s.active > 0)) await new Promise((r) => setTimeout(r, graceMs));
+    for (const s of all) this.retire(s, true);
+    this.keys.clear();
+  }
+
+  /** A ready session with a free stream slot, reserved for the caller (active already counted). */
+  private async acquire(target: HboneTarget, signal: AbortSignal): Promise<PooledSession> {
+    const key = workloadKey(target);
+    for (;;) {
+      if (this.closed) throw new MeshError(ErrorCode.HboneClosed, 'hbone pool is closed');
+      signal.throwIfAborted();
+      let state = this.keys.get(key);
+      if (!state) {
+        state = { sessions: [] };
+        this.keys.set(key, state);
+      }
+      const usable = state.sessions.find((s) => s.phase === 'ready' && s.active < this.capacity(s));
+      if (usable) {
+        // Reserve the slot now: between here and the stream's creation other callers run.
+        usable.active++;
+        this.disarmIdle(usable);
+        return usable;
+      }
+      if (!state.connecting) {
+        const connecting = this.createSession(key, target);
+        state.connecting = connecting;
+        const clear = (): void => {
+          if (state.connecting === connecting) state.connecting = undefined;
+        };
+        connecting.then(clear, clear);
+      }
+      // Wait for the one connect in flight; then look again (it may already be full).
+      await raceAbort(state.connecting, signal);
+    }
+  }
+
+  private capacity(s: PooledSession): number {
+    const remote = s.session.remoteSettings?.maxConcurrentStreams;
+    return Math.min(this.maxStreams, remote === undefined ? this.maxStreams : remote);
+  }
+
+  private async createSession(key: string, target: HboneTarget): Promise<PooledSession> {
+    const socket = tls.connect({
+      host: target.nextHop.host,
+      port: target.nextHop.port,
+      secureContext: secureContextFor(target.source),
+      ALPNProtocols: [hboneAlpn],
+      rejectUnauthorized: true,
+      // No SNI: the next hop is an IP and the server picks its certificate by destination.
+      servername: '',
+      checkServerIdentity: serverIdentityChecker(target.expectedIdentities),
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+    });
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new MeshError(ErrorCode.HboneTimeout, `hbone connect to ${target.nextHop.host}:${target.nextHop.port} timed out (maybe a NetworkPolicy blocks port 15008)`));
+      }, this.connectTimeoutMs);
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        if (socket.alpnProtocol !== hboneAlpn) {
+          socket.destroy();
+          reject(new MeshError(ErrorCode.HboneConnect, `hbone peer ${target.nextHop.host} did not negotiate h2`));
+        } else resolve();
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new MeshError(ErrorCode.HboneConnect, `hbone connect to ${target.nextHop.host}:${target.nextHop.port} failed: ${err.message}`, { cause: err }));
+      });
+    });
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'hbone client socket error'));
+    socket.setKeepAlive(true, HboneDefaults.tcpKeepAliveMs);
+    const session = http2.connect(`https://${target.nextHop.host}:${target.nextHop.port}`, {
+      createConnection: () => socket,
+      settings: clientH2Settings(),
+      ...sessionLimits,
+      peerMaxConcurrentStreams: this.maxStreams,
+    });
+    const pooled: PooledSession = {
+      key,
+      session,
+      phase: 'ready',
+      active: 0,
+      lastPongAt: Date.now(),
+      pingTimer: setInterval(() => this.keepalive(pooled), this.pingIntervalMs),
+    };
+    pooled.pingTimer.unref();
+    session.on('error', (err) => this.log.debug({ err: err.message, key }, 'hbone session error'));
+    session.on('goaway', () => {
+      if (pooled.phase === 'ready') pooled.phase = 'draining';
+      if (pooled.active === 0) this.retire(pooled, false);
+    });
+    session.on('close', () => this.retire(pooled, true));
+    session.on('remoteSettings', (settings) => {
+      if (settings.maxConcurrentStreams === 0 && pooled.phase === 'ready') pooled.phase = 'draining';
+    });
+    session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
+    // Wait for the server's SETTINGS so the stream limit it advertises is known before use.
+    await new Promise<void>((resolve, reject) => {
+      const onSettings = (): void => { cleanup(); resolve(); };
+      const onClose = (): void => { cleanup(); reject(new MeshError(ErrorCode.HboneConnect, 'hbone session closed during setup')); };
+      const timer = setTimeout(() => { cleanup(); session.destroy(); reject(new MeshError(ErrorCode.HboneTimeout, 'hbone peer sent no SETTINGS')); }, this.connectTimeoutMs);
+      const cleanup = (): void => { clearTimeout(timer); session.off('remoteSettings', onSettings); session.off('close', onClose); };
+      session.once('remoteSettings', onSettings);
+      session.once('close', onClose);
+    });
+    if (this.closed) {
+      this.retire(pooled, true);
+      throw new MeshError(ErrorCode.HboneClosed, 'hbone pool is closed');
+    }
+    this.keys.get(key)?.sessions.push(pooled) ?? this.keys.set(key, { sessions: [pooled] });
+    this.armIdle(pooled);
+    return pooled;
+  }
+
+  /** Opens the stream on a session whose slot acquire() already reserved. */
+  private openStream(pooled: PooledSession, opts: HboneConnectOptions, signal: AbortSignal): Promise<ClientHttp2Stream> {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = pooled.session.request({ ...opts.headers, ':method': 'CONNECT', ':authority': opts.authority }, { endStream: false });
+    } catch (err) {
+      this.release(pooled);
+      return Promise.reject(new MeshError(ErrorCode.HboneConnect, `cannot open hbone stream: ${(err as Error).message}`, { cause: err }));
+    }
+    stream.once('close', () => this.release(pooled));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        cleanup();
+        stream.close(h2c.NGHTTP2_CANCEL);
+        reject(new MeshError(ErrorCode.HboneTimeout, `hbone CONNECT ${opts.authority} aborted or timed out`, { cause: signal.reason }));
+      };
+      const onResponse = (headers: http2.IncomingHttpHeaders): void => {
+        cleanup();
+        const status = Number(headers[':status']);
+        if (status === 200) return resolve(stream);
+        stream.close(h2c.NGHTTP2_CANCEL);
+        const err = new MeshError(ErrorCode.HboneStatus, `hbone CONNECT ${opts.authority} answered ${status}`) as MeshError & { status?: number };
+        err.status = status;
+        reject(err);
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        reject(new MeshError(ErrorCode.HboneConnect, `hbone CONNECT ${opts.authority} failed: ${err.message}`, { cause: err }));
+      };
+      const onClose = (): void => onError(new Error(`stream closed (code ${stream.rstCode})`));
+      const cleanup = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        stream.off('response', onResponse);
+        stream.off('error', onError);
+        stream.off('close', onClose);
+        // The caller attaches its own handlers next; until then errors must not crash.
+        stream.on('error', noop);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('response', onResponse);
+      stream.once('error', onError);
+      stream.once('close', onClose);
+    });
+  }
+
+  private release(pooled: PooledSession): void {
+    pooled.active--;
+    if (pooled.active > 0) return;
+    if (pooled.phase === 'draining') this.retire(pooled, false);
+    else this.armIdle(pooled);
+  }
+
+  private keepalive(pooled: PooledSession): void {
+    if (pooled.phase === 'closed') return;
+    if (Date.now() - pooled.lastPongAt > this.pingTimeoutMs) {
+      this.log.info({ key: pooled.key }, 'hbone session dead: no ping ack');
+      this.retire(pooled, true);
+      return;
+    }
+    try {
+      pooled.session.ping((err) => {
+        if (!err) pooled.lastPongAt = Date.now();
+      });
+    } catch {
+      // Too many outstanding pings: the ack deadline above closes the session.
+    }
+  }
+
+  private armIdle(pooled: PooledSession): void {
+    this.disarmIdle(pooled);
+    pooled.idleTimer = setTimeout(() => {
+      if (pooled.active === 0) this.retire(pooled, false);
+    }, this.idleTimeoutMs);
+    pooled.idleTimer.unref();
+  }
+
+  private disarmIdle(pooled: PooledSession): void {
+    if (pooled.idleTimer) clearTimeout(pooled.idleTimer);
+    pooled.idleTimer = undefined;
+  }
+
+  /** Takes a session out of the pool: graceful (GOAWAY, streams finish) or at once. */
+  private retire(pooled: PooledSession, destroy: boolean): void {
+    if (pooled.phase !== 'closed') {
+      pooled.phase = 'closed';
+      clearInterval(pooled.pingTimer);
+      this.disarmIdle(pooled);
+      const state = this.keys.get(pooled.key);
+      if (state) {
+        state.sessions = state.sessions.filter((s) => s !== pooled);
+        if (state.sessions.length === 0 && !state.connecting) this.keys.delete(pooled.key);
+      }
+    }
+    if (destroy) pooled.session.destroy();
+    else if (!pooled.session.closed) pooled.session.close();
+  }
+}
+
+function noop(): void {}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new MeshError(ErrorCode.HboneTimeout, 'hbone connect aborted or timed out', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}

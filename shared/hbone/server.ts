@@ -1,0 +1,269 @@
+// HboneServer: the inbound end of HBONE. Takes raw TCP sockets from its owner's listener with the
+// certificate to serve (chosen before the handshake: ztunnel picks by original destination),
+// runs mutual TLS 1.3 + HTTP/2, validates each CONNECT, asks the owner's handler for an upstream,
+// answers 200 only once it has one, and relays. Status codes follow ztunnel's inbound: 400 bad
+// request or authority, 401 denied, 503 unknown or unreachable upstream.
+import http2, { constants as h2c, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import type { Logger } from '../log.js';
+import { checkPeerCertificate, hboneAlpn, hboneTlsOptions } from '../identity/tls.js';
+import { formatIdentity, type Identity } from '../identity/spiffe.js';
+import type { WorkloadCertificate } from '../identity/workload-certificate.js';
+import { relay, type RelayResult } from '../net/relay.js';
+import { parseHboneAuthority, type HboneAuthority } from './authority.js';
+import { HboneDefaults, serverH2Settings, sessionLimits } from './settings.js';
+import { HboneServerStats } from './server-stats.js';
+
+/** What the owner knows about a socket before TLS (e.g. its original destination). */
+export interface HboneSocketContext {
+  readonly originalDst?: { readonly ip: string; readonly port: number };
+}
+
+export interface HboneConnectRequest {
+  readonly peer: Identity;
+  readonly authority: HboneAuthority;
+  /** Request headers (forwarded, baggage, traceparent...), in a null-prototype object. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly context: HboneSocketContext;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** Aborted when the client resets the stream or the session dies. */
+  readonly signal: AbortSignal;
+}
+
+export type HboneConnectDecision =
+  | { readonly status: 200; readonly upstream: Socket; readonly onDone?: (result: RelayResult) => void }
+  | { readonly status: 400 | 401 | 503; readonly reason: string };
+
+export type HboneConnectHandler = (req: HboneConnectRequest) => Promise<HboneConnectDecision>;
+
+export interface HboneServerOptions {
+  readonly trustDomain: string;
+  readonly onConnect: HboneConnectHandler;
+  readonly logger: Logger;
+  readonly handshakeTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+  readonly maxConnections?: number;
+  readonly stats?: HboneServerStats;
+}
+
+interface SessionState {
+  readonly session: ServerHttp2Session;
+  readonly peer: Identity;
+  streams: number;
+  premature: number;
+  tickStreams: number;
+  tickScheduled: boolean;
+}
+
+function addressKey(s: Socket): string {
+  return `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
+}
+
+export class HboneServer {
+  readonly stats: HboneServerStats;
+  private readonly opts: HboneServerOptions;
+  private readonly log: Logger;
+  private readonly tlsServers = new WeakMap<WorkloadCertificate, tls.Server>();
+  private readonly pendingContexts = new Map<string, HboneSocketContext>();
+  private readonly sockets = new Set<Socket>();
+  private readonly sessions = new Set<SessionState>();
+  private closing = false;
+
+  constructor(opts: HboneServerOptions) {
+    this.opts = opts;
+    this.log = opts.logger;
+    this.stats = opts.stats ?? new HboneServerStats();
+  }
+
+  /** Open TCP connections (before and after the handshake) and live HTTP/2 sessions. */
+  connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Serves one accepted TCP socket with `cert`. Never throws; failures close this socket only. */
+  handleSocket(raw: Socket, cert: WorkloadCertificate, context: HboneSocketContext = {}): void {
+    raw.on('error', (err) => this.log.debug({ err: err.message }, 'hbone socket error'));
+    if (this.closing || this.sockets.size >= (this.opts.maxConnections ?? HboneDefaults.maxServerConnections)) {
+      this.stats.rejectConnection(this.closing ? 'shutting_down' : 'too_many_connections');
+      raw.destroy();
+      return;
+    }
+    this.sockets.add(raw);
+    raw.setNoDelay(true);
+    raw.setKeepAlive(true, HboneDefaults.tcpKeepAliveMs);
+    const key = addressKey(raw);
+    this.pendingContexts.set(key, context);
+    raw.once('close', () => {
+      this.sockets.delete(raw);
+      this.pendingContexts.delete(key);
+    });
+    this.tlsServerFor(cert).emit('connection', raw);
+  }
+
+  /** Stops taking sockets; GOAWAY to every session so clients move on, and in-flight streams finish. */
+  drain(): void {
+    this.closing = true;
+    for (const s of this.sessions) if (!s.session.closed) s.session.close();
+  }
+
+  /** Drains, then destroys whatever is left after `deadlineMs`. */
+  async close(deadlineMs = 0): Promise<void> {
+    this.drain();
+    const deadline = Date.now() + deadlineMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.sessions) s.session.destroy();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private tlsServerFor(cert: WorkloadCertificate): tls.Server {
+    let server = this.tlsServers.get(cert);
+    if (server) return server;
+    // tls.Server builds its context from these options once; one server per certificate.
+    server = tls.createServer({
+      ...hboneTlsOptions(cert),
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: [hboneAlpn],
+      handshakeTimeout: this.opts.handshakeTimeoutMs ?? HboneDefaults.handshakeTimeoutMs,
+    });
+    server.on('secureConnection', (socket: TLSSocket) => this.onSecure(socket));
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+      const reason = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake_timeout' : 'handshake_failed';
+      this.stats.rejectConnection(reason);
+      this.log.info({ reason, err: err.message, peer: socket.remoteAddress }, 'hbone handshake rejected');
+    });
+    this.tlsServers.set(cert, server);
+    return server;
+  }
+
+  private onSecure(socket: TLSSocket): void {
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'hbone tls error'));
+    const context = this.pendingContexts.get(addressKey(socket)) ?? {};
+    if (socket.alpnProtocol !== hboneAlpn) {
+      this.stats.rejectConnection('alpn');
+      this.log.info({ peer: socket.remoteAddress, alpn: socket.alpnProtocol }, 'hbone handshake rejected: no h2 alpn');
+      socket.destroy();
+      return;
+    }
+    const check = checkPeerCertificate(socket.getPeerCertificate()?.raw, { role: 'client', trustDomain: this.opts.trustDomain });
+    if (!check.ok) {
+      this.stats.rejectConnection(check.reason);
+      this.log.info({ peer: socket.remoteAddress, reason: check.reason, detail: check.detail }, 'hbone peer rejected');
+      socket.destroy();
+      return;
+    }
+    const session = http2.performServerHandshake(socket, { settings: serverH2Settings(), ...sessionLimits });
+    const state: SessionState = { session, peer: check.identity, streams: 0, premature: 0, tickStreams: 0, tickScheduled: false };
+    this.sessions.add(state);
+    this.stats.sessionOpened();
+    session.on('error', (err) => this.log.debug({ err: err.message }, 'hbone session error'));
+    session.on('close', () => {
+      this.sessions.delete(state);
+      this.stats.sessionClosed();
+    });
+    session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
+    // A client that finishes TLS but never sends its preface/SETTINGS is cut at the handshake timeout.
+    const prefaceTimer = setTimeout(() => {
+      this.stats.rejectConnection('preface_timeout');
+      session.destroy();
+    }, this.opts.handshakeTimeoutMs ?? HboneDefaults.handshakeTimeoutMs);
+    prefaceTimer.unref();
+    session.once('remoteSettings', () => clearTimeout(prefaceTimer));
+    session.once('close', () => clearTimeout(prefaceTimer));
+    session.setTimeout(this.opts.idleTimeoutMs ?? HboneDefaults.serverIdleTimeoutMs, () => session.close());
+    session.on('stream', (stream, headers) => this.onStream(state, stream, headers, context, socket));
+    if (this.closing) session.close();
+  }
+
+  private onStream(state: SessionState, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: HboneSocketContext, socket: TLSSocket): void {
+    stream.on('error', (err) => this.log.debug({ err: err.message }, 'hbone stream error'));
+    state.streams++;
+    this.stats.streamOpened();
+    const openedAt = Date.now();
+    const abort = new AbortController();
+    let responded = false;
+    stream.once('close', () => {
+      this.stats.streamClosed();
+      if (!responded || stream.rstCode !== h2c.NGHTTP2_NO_ERROR) abort.abort();
+      if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR && !stream.sentHeaders && Date.now() - openedAt < HboneDefaults.prematureResetWindowMs) {
+        state.premature++;
+        this.checkPrematureResets(state);
+      }
+    });
+    if (!this.admitStream(state)) {
+      stream.close(h2c.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    const reply = (status: 400 | 401 | 503, reason: string): void => {
+      this.stats.rejectStream(status, reason);
+      this.log.info({ status, reason, peer: formatIdentity(state.peer), authority: headers[':authority'] }, 'hbone connect rejected');
+      if (!stream.destroyed) stream.respond({ ':status': status }, { endStream: true });
+    };
+    if (headers[':method'] !== 'CONNECT') return reply(400, 'method_not_connect');
+    if (headers[':protocol'] !== undefined) return reply(400, 'extended_connect');
+    if (headers[':path'] !== undefined || headers[':scheme'] !== undefined) return reply(400, 'connect_with_path');
+    const parsed = parseHboneAuthority(headers[':authority']);
+    if (!parsed.ok) return reply(400, `bad_authority: ${parsed.reason}`);
+
+    const plain: Record<string, string | string[] | undefined> = Object.create(null);
+    for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':')) plain[k] = v;
+    const request: HboneConnectRequest = {
+      peer: state.peer,
+      authority: parsed.authority,
+      headers: plain,
+      context,
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      signal: abort.signal,
+    };
+    this.opts.onConnect(request).then(
+      (decision) => {
+        if (decision.status !== 200) return reply(decision.status, decision.reason);
+        const upstream = decision.upstream;
+        if (stream.destroyed || abort.signal.aborted) {
+          upstream.destroy();
+          return;
+        }
+        responded = true;
+        stream.respond({ ':status': 200 });
+        this.stats.streamAccepted();
+        void relay(stream, upstream).then((result) => decision.onDone?.(result));
+      },
+      (err: unknown) => {
+        this.log.warn({ err: (err as Error)?.message }, 'hbone connect handler failed');
+        reply(503, 'handler_error');
+      },
+    );
+  }
+
+  /** Caps streams accepted per event-loop turn so one session cannot starve the others. */
+  private admitStream(state: SessionState): boolean {
+    state.tickStreams++;
+    if (!state.tickScheduled) {
+      state.tickScheduled = true;
+      setImmediate(() => {
+        state.tickStreams = 0;
+        state.tickScheduled = false;
+      });
+    }
+    if (state.tickStreams <= HboneDefaults.maxStreamsPerTick) return true;
+    this.stats.rejectStream(0, 'stream_burst');
+    return false;
+  }
+
+  /** Envoy's premature-reset guard (CVE-2023-44487): mostly-reset sessions get GOAWAY and are closed. */
+  private checkPrematureResets(state: SessionState): void {
+    if (state.streams < HboneDefaults.prematureResetMinStreams || state.premature * 2 <= state.streams) return;
+    if (state.session.destroyed) return;
+    this.stats.rejectConnection('premature_resets');
+    this.log.warn({ peer: formatIdentity(state.peer), streams: state.streams, premature: state.premature }, 'hbone session closed: premature resets');
+    state.session.goaway(h2c.NGHTTP2_ENHANCE_YOUR_CALM);
+    state.session.destroy();
+  }
+}
