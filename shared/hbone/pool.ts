@@ -185,7 +185,13 @@ export class HbonePool {
         reject(new MeshError(ErrorCode.HboneConnect, `hbone connect to ${target.nextHop.host}:${target.nextHop.port} failed: ${err.message}`, { cause: err }));
       });
     });
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'hbone client socket error'));
+    // In TLS 1.3 the server judges our certificate after our handshake completes: its alert
+    // arrives as a socket error during session setup and is the reason worth reporting.
+    let socketError: Error | undefined;
+    socket.on('error', (err) => {
+      socketError = err;
+      this.log.debug({ err: err.message }, 'hbone client socket error');
+    });
     socket.setKeepAlive(true, HboneDefaults.tcpKeepAliveMs);
     const session = http2.connect(`https://${target.nextHop.host}:${target.nextHop.port}`, {
       createConnection: () => socket,
@@ -215,7 +221,11 @@ export class HbonePool {
     // Wait for the server's SETTINGS so the stream limit it advertises is known before use.
     await new Promise<void>((resolve, reject) => {
       const onSettings = (): void => { cleanup(); resolve(); };
-      const onClose = (): void => { cleanup(); reject(new MeshError(ErrorCode.HboneConnect, 'hbone session closed during setup')); };
+      const onClose = (): void => {
+        cleanup();
+        const why = socketError ? `: ${socketError.message.split('\n')[0]}` : '';
+        reject(new MeshError(ErrorCode.HboneConnect, `hbone session closed by ${target.nextHop.host}:${target.nextHop.port} during setup${why}`, { cause: socketError }));
+      };
       const timer = setTimeout(() => { cleanup(); session.destroy(); reject(new MeshError(ErrorCode.HboneTimeout, 'hbone peer sent no SETTINGS')); }, this.connectTimeoutMs);
       const cleanup = (): void => { clearTimeout(timer); session.off('remoteSettings', onSettings); session.off('close', onClose); };
       session.once('remoteSettings', onSettings);

@@ -55,7 +55,9 @@ export class CertStore {
     const entry = this.entry(identity);
     const current = entry.current;
     if (current && this.clock.nowMs() < current.notAfterMs) {
-      if (this.clock.nowMs() >= refreshAtMs(current)) void this.refresh(entry).catch(() => undefined);
+      // Renewal is timer-driven (half-life, then backoff); only a lost timer is re-armed here,
+      // so a down CA is not hammered by every connection.
+      if (this.clock.nowMs() >= refreshAtMs(current) && !entry.timer && !entry.inflight) void this.refresh(entry).catch(() => undefined);
       return current;
     }
     const fresh = await this.refresh(entry);
@@ -109,12 +111,13 @@ export class CertStore {
         }
         entry.current = cert;
         entry.backoffMs = this.initialBackoffMs;
-        this.schedule(entry, Math.max(0, refreshAtMs(cert) - this.clock.nowMs()));
+        // A fetch that lands after close() or forget() must not re-arm renewal.
+        if (this.isLive(entry)) this.schedule(entry, Math.max(0, refreshAtMs(cert) - this.clock.nowMs()));
         this.onUpdate?.(cert);
         return cert;
       } catch (err) {
         this.onError?.(entry.identity, err);
-        if (!this.abort.signal.aborted && this.entries.get(formatIdentity(entry.identity)) === entry) {
+        if (this.isLive(entry)) {
           this.schedule(entry, entry.backoffMs);
           entry.backoffMs = Math.min(entry.backoffMs * 2, this.maxBackoffMs);
         }
@@ -134,7 +137,11 @@ export class CertStore {
     entry.timer?.cancel();
     entry.timer = this.clock.setTimer(delayMs, () => {
       entry.timer = undefined;
-      if (this.entries.get(formatIdentity(entry.identity)) === entry) void this.refresh(entry).catch(() => undefined);
+      if (this.isLive(entry)) void this.refresh(entry).catch(() => undefined);
     });
+  }
+
+  private isLive(entry: Entry): boolean {
+    return !this.abort.signal.aborted && this.entries.get(formatIdentity(entry.identity)) === entry;
   }
 }
