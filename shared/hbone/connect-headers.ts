@@ -1,7 +1,7 @@
 // Request headers of an outbound HBONE CONNECT, as ztunnel's create_hbone_request (facts §1.3):
 // `forwarded: for="<src ip:port>"[;host=<service hostname>]`, OpenTelemetry `baggage`, and a
 // W3C `traceparent` random per connection.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { OutgoingHttpHeaders } from 'node:http2';
 
@@ -47,11 +47,25 @@ export function buildBaggage(b: NonNullable<ConnectMetadata['baggage']>): string
     .join(',');
 }
 
+// One randomFillSync per 170 connections instead of a randomBytes call each (3 % of the
+// forwarder's CPU at high connection rates, measured in bench/).
+const randomPool = Buffer.alloc(24 * 170);
+let randomOffset = randomPool.length;
+
+function random24(): Buffer {
+  if (randomOffset + 24 > randomPool.length) {
+    randomFillSync(randomPool);
+    randomOffset = 0;
+  }
+  randomOffset += 24;
+  return randomPool.subarray(randomOffset - 24, randomOffset);
+}
+
 /** `00-<32 hex trace id>-<16 hex parent id>-00`, never all-zero ids (W3C Trace Context §3.2). */
 export function newTraceparent(): string {
-  let bytes = randomBytes(24);
-  while (bytes.subarray(0, 16).every((b) => b === 0) || bytes.subarray(16).every((b) => b === 0)) bytes = randomBytes(24);
-  return `00-${bytes.subarray(0, 16).toString('hex')}-${bytes.subarray(16).toString('hex')}-00`;
+  let bytes = random24();
+  while (bytes.subarray(0, 16).every((b) => b === 0) || bytes.subarray(16).every((b) => b === 0)) bytes = random24();
+  return `00-${bytes.toString('hex', 0, 16)}-${bytes.toString('hex', 16, 24)}-00`;
 }
 
 export function buildConnectHeaders(m: ConnectMetadata): OutgoingHttpHeaders {

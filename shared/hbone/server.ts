@@ -12,6 +12,7 @@ import { formatIdentity, type Identity } from '../identity/spiffe.js';
 import type { WorkloadCertificate } from '../identity/workload-certificate.js';
 import { relay, type RelayResult } from '../net/relay.js';
 import { parseHboneAuthority, type HboneAuthority } from './authority.js';
+import { startKeepalive } from './keepalive.js';
 import { HboneDefaults, serverH2Settings, sessionLimits } from './settings.js';
 import { HboneServerStats } from './server-stats.js';
 
@@ -44,6 +45,10 @@ export interface HboneServerOptions {
   readonly logger: Logger;
   readonly handshakeTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
+  readonly pingIntervalMs?: number;
+  readonly pingTimeoutMs?: number;
+  /** After a graceful close (GOAWAY), streams get this long before the session is destroyed. */
+  readonly closeGraceMs?: number;
   readonly maxConnections?: number;
   readonly stats?: HboneServerStats;
 }
@@ -66,6 +71,7 @@ export class HboneServer {
   private readonly opts: HboneServerOptions;
   private readonly log: Logger;
   private readonly tlsServers = new WeakMap<WorkloadCertificate, tls.Server>();
+  /** What the owner told us about each socket, by address tuple, until the socket closes. */
   private readonly pendingContexts = new Map<string, HboneSocketContext>();
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<SessionState>();
@@ -109,7 +115,7 @@ export class HboneServer {
   /** Stops taking sockets; GOAWAY to every session so clients move on, and in-flight streams finish. */
   drain(): void {
     this.closing = true;
-    for (const s of this.sessions) if (!s.session.closed) s.session.close();
+    for (const s of this.sessions) if (!s.session.closed) closeThenDestroy(s.session);
   }
 
   /** Drains, then destroys whatever is left after `deadlineMs`. */
@@ -117,7 +123,7 @@ export class HboneServer {
     this.drain();
     const deadline = Date.now() + deadlineMs;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const s of this.sessions) s.session.destroy();
+    for (const s of this.sessions) destroySession(s.session, h2c.NGHTTP2_CANCEL);
     for (const s of this.sockets) s.destroy();
   }
 
@@ -137,6 +143,8 @@ export class HboneServer {
       const reason = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake_timeout' : 'handshake_failed';
       this.stats.rejectConnection(reason);
       this.log.info({ reason, err: err.message, peer: socket.remoteAddress }, 'hbone handshake rejected');
+      // Node reports a handshake timeout here without closing the socket: a slowloris would keep it.
+      socket.destroy();
     });
     this.tlsServers.set(cert, server);
     return server;
@@ -145,18 +153,19 @@ export class HboneServer {
   private onSecure(socket: TLSSocket): void {
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'hbone tls error'));
     const context = this.pendingContexts.get(addressKey(socket)) ?? {};
+    // The client sees a plain close here (TLS 1.3 finished on its side already). A TCP RST would
+    // be clearer, but resetting the raw socket under Node's TLSWrap crashed Node 20 (SIGSEGV).
+    const refuse = (): void => void socket.destroy();
     if (socket.alpnProtocol !== hboneAlpn) {
       this.stats.rejectConnection('alpn');
       this.log.info({ peer: socket.remoteAddress, alpn: socket.alpnProtocol }, 'hbone handshake rejected: no h2 alpn');
-      socket.destroy();
-      return;
+      return refuse();
     }
     const check = checkPeerCertificate(socket.getPeerCertificate()?.raw, { role: 'client', trustDomain: this.opts.trustDomain });
     if (!check.ok) {
       this.stats.rejectConnection(check.reason);
       this.log.info({ peer: socket.remoteAddress, reason: check.reason, detail: check.detail }, 'hbone peer rejected');
-      socket.destroy();
-      return;
+      return refuse();
     }
     const session = http2.performServerHandshake(socket, { settings: serverH2Settings(), ...sessionLimits });
     const state: SessionState = { session, peer: check.identity, streams: 0, premature: 0, tickStreams: 0, tickScheduled: false };
@@ -171,12 +180,21 @@ export class HboneServer {
     // A client that finishes TLS but never sends its preface/SETTINGS is cut at the handshake timeout.
     const prefaceTimer = setTimeout(() => {
       this.stats.rejectConnection('preface_timeout');
-      session.destroy();
+      destroySession(session, h2c.NGHTTP2_CANCEL);
     }, this.opts.handshakeTimeoutMs ?? HboneDefaults.handshakeTimeoutMs);
     prefaceTimer.unref();
     session.once('remoteSettings', () => clearTimeout(prefaceTimer));
     session.once('close', () => clearTimeout(prefaceTimer));
-    session.setTimeout(this.opts.idleTimeoutMs ?? HboneDefaults.serverIdleTimeoutMs, () => session.close());
+    session.setTimeout(this.opts.idleTimeoutMs ?? HboneDefaults.serverIdleTimeoutMs, () => closeThenDestroy(session));
+    startKeepalive(session, {
+      intervalMs: this.opts.pingIntervalMs ?? HboneDefaults.pingIntervalMs,
+      timeoutMs: this.opts.pingTimeoutMs ?? HboneDefaults.pingTimeoutMs,
+      onDead: () => {
+        this.stats.rejectConnection('ping_timeout');
+        destroySession(session, h2c.NGHTTP2_CANCEL);
+      },
+    });
+    this.limitControlFrames(session);
     session.on('stream', (stream, headers) => this.onStream(state, stream, headers, context, socket));
     if (this.closing) session.close();
   }
@@ -188,24 +206,37 @@ export class HboneServer {
     const openedAt = Date.now();
     const abort = new AbortController();
     let responded = false;
+    let closedByUs = false;
     stream.once('close', () => {
       this.stats.streamClosed();
       if (!responded || stream.rstCode !== h2c.NGHTTP2_NO_ERROR) abort.abort();
-      if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR && !stream.sentHeaders && Date.now() - openedAt < HboneDefaults.prematureResetWindowMs) {
+      // Only resets the peer sent count as premature: our own refusals are not the peer's doing.
+      if (!closedByUs && stream.rstCode !== h2c.NGHTTP2_NO_ERROR && !stream.sentHeaders && Date.now() - openedAt < HboneDefaults.prematureResetWindowMs) {
         state.premature++;
         this.checkPrematureResets(state);
       }
     });
     if (!this.admitStream(state)) {
+      closedByUs = true;
       stream.close(h2c.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    // Node enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the client acknowledged our SETTINGS;
+    // until then a compressed header block can decode far past 64 KiB. Count it ourselves
+    // (RFC 9113 §6.5.2: name + value + 32 per field).
+    if (headerListBytes(headers) > HboneDefaults.serverMaxHeaderListBytes) {
+      closedByUs = true;
+      this.stats.rejectStream(0, 'headers_too_large');
+      stream.close(h2c.NGHTTP2_ENHANCE_YOUR_CALM);
       return;
     }
     const reply = (status: 400 | 401 | 503, reason: string): void => {
       this.stats.rejectStream(status, reason);
       this.log.info({ status, reason, peer: formatIdentity(state.peer), authority: headers[':authority'] }, 'hbone connect rejected');
-      if (!stream.destroyed) stream.respond({ ':status': status }, { endStream: true });
+      respondSafely(stream, status, true);
     };
     if (headers[':method'] !== 'CONNECT') return reply(400, 'method_not_connect');
+    // On Node 20 nghttp2 already resets these two with PROTOCOL_ERROR; kept for runtimes that pass them.
     if (headers[':protocol'] !== undefined) return reply(400, 'extended_connect');
     if (headers[':path'] !== undefined || headers[':scheme'] !== undefined) return reply(400, 'connect_with_path');
     const parsed = parseHboneAuthority(headers[':authority']);
@@ -231,7 +262,10 @@ export class HboneServer {
           return;
         }
         responded = true;
-        stream.respond({ ':status': 200 });
+        if (!respondSafely(stream, 200, false)) {
+          upstream.destroy();
+          return;
+        }
         this.stats.streamAccepted();
         void relay(stream, upstream).then((result) => decision.onDone?.(result));
       },
@@ -240,6 +274,29 @@ export class HboneServer {
         reply(503, 'handler_error');
       },
     );
+  }
+
+  /**
+   * PING and SETTINGS each make us write an ACK: a paced flood of them stays under nghttp2's
+   * outstanding-ACK limit yet burns CPU forever. More than the budget per second closes the session.
+   */
+  private limitControlFrames(session: ServerHttp2Session): void {
+    let windowStart = Date.now();
+    let count = 0;
+    const onFrame = (): void => {
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        count = 0;
+      }
+      if (++count > HboneDefaults.maxControlFramesPerSecond && !session.destroyed) {
+        this.stats.rejectConnection('control_frame_flood');
+        this.log.warn({ frames: count }, 'hbone session closed: control frame flood');
+        destroySession(session, h2c.NGHTTP2_ENHANCE_YOUR_CALM);
+      }
+    };
+    session.on('ping', onFrame);
+    session.on('remoteSettings', onFrame);
   }
 
   /** Caps streams accepted per event-loop turn so one session cannot starve the others. */
@@ -263,7 +320,47 @@ export class HboneServer {
     if (state.session.destroyed) return;
     this.stats.rejectConnection('premature_resets');
     this.log.warn({ peer: formatIdentity(state.peer), streams: state.streams, premature: state.premature }, 'hbone session closed: premature resets');
-    state.session.goaway(h2c.NGHTTP2_ENHANCE_YOUR_CALM);
-    state.session.destroy();
+    // destroy(err, code) sends GOAWAY(code) before closing; goaway() then destroy() would drop it.
+    state.session.destroy(new Error('hbone: premature resets'), h2c.NGHTTP2_ENHANCE_YOUR_CALM);
   }
+}
+
+/** Responds unless the peer already reset the stream (a race, not an error worth a crash). */
+function respondSafely(stream: ServerHttp2Stream, status: number, endStream: boolean): boolean {
+  if (stream.destroyed || stream.headersSent) return false;
+  try {
+    stream.respond({ ':status': status }, { endStream });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * GOAWAY, then destroy if the session has not closed within the grace period: a peer that
+ * reset its connection can leave Node's queued GOAWAY unwritten and the session open forever.
+ */
+function closeThenDestroy(session: ServerHttp2Session, graceMs = HboneDefaults.closeGraceMs): void {
+  if (session.destroyed) return;
+  if (!session.closed) session.close();
+  const timer = setTimeout(() => destroySession(session, h2c.NGHTTP2_CANCEL), graceMs);
+  timer.unref();
+  session.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * Destroys with an error and a GOAWAY code. A plain destroy() right after a peer left an open
+ * tunnel was seen to spin Node 20 below JavaScript; destroy(err, code) does not.
+ */
+function destroySession(session: ServerHttp2Session, code: number): void {
+  if (!session.destroyed) session.destroy(new Error('hbone: session closed by server'), code);
+}
+
+function headerListBytes(headers: IncomingHttpHeaders): number {
+  let total = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (Array.isArray(value)) for (const v of value) total += 32 + name.length + v.length;
+    else total += 32 + name.length + String(value ?? '').length;
+  }
+  return total;
 }

@@ -24,12 +24,16 @@ export const HboneDefaults = {
   /** Server: a session with no activity at all (not even PINGs) for this long is closed. */
   serverIdleTimeoutMs: 10 * 60_000,
   maxServerConnections: 20_000,
+  /** After GOAWAY (drain, idle), in-flight streams get this long before the session is destroyed. */
+  closeGraceMs: 30_000,
   /** Envoy's premature-reset guard: a stream reset by the peer within 1 s counts as premature... */
   prematureResetWindowMs: 1_000,
   /** ...and once this many streams were opened, more than half premature closes the session. */
   prematureResetMinStreams: 500,
   /** Streams a session may open in one event-loop turn before the rest are refused (Envoy's max_requests_per_io_cycle idea). */
   maxStreamsPerTick: 200,
+  /** PING + SETTINGS frames a peer may send per second before its session is closed. */
+  maxControlFramesPerSecond: 200,
   tcpKeepAliveMs: 180_000,
 } as const;
 

@@ -83,8 +83,10 @@ const contexts = new WeakMap<WorkloadCertificate, SecureContext>();
 
 /**
  * The secure context for a certificate, built once and reused for every handshake with it
- * on the client side (per-connection contexts cost 2.5x in handshake rate here). Tickets are
- * off: no resumption.
+ * on the client side (per-connection contexts cost 2.5x in handshake rate here).
+ * No resumption on 15008: clients never offer a session, and servers run with SSL_OP_NO_TICKET,
+ * which in TLS 1.3 makes OpenSSL issue stateful tickets only — and Node keeps no server session
+ * cache, so those can never resume (tested in test/interop/python-h2.test.ts).
  */
 export function secureContextFor(cert: WorkloadCertificate): SecureContext {
   let ctx = contexts.get(cert);

@@ -78,8 +78,10 @@ export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<Relay
       // Each side is done when it has delivered its end and the other side has flushed its own.
       if (aEnded && bEnded && a.writableFinished && b.writableFinished) {
         finish(RelayEnd.Completed);
-        a.destroy();
-        b.destroy();
+        // An HTTP/2 stream that ended both ways closes by itself; destroying it would send a
+        // RST_STREAM, and nghttp2 punishes a peer's resets past 1000 with GOAWAY for the session.
+        if (!isHttp2Stream(a)) a.destroy();
+        if (!isHttp2Stream(b)) b.destroy();
       }
     };
     const onAEnd = (): void => { aEnded = true; b.once('finish', checkComplete); checkComplete(); };
