@@ -160,13 +160,15 @@ describe('HbonePool against the HBONE server', () => {
   });
 
   it('times out a connect to a peer that never completes the handshake', async () => {
-    const silent = net.createServer(() => undefined);
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((s) => void accepted.push(s)); // accepts, never answers
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     newPool({ connectTimeoutMs: 200 });
     const started = Date.now();
     await assert.rejects(pool.connect({ ...target, nextHop: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, authority }),
       (err) => isMeshError(err, 'HBONE_TIMEOUT'));
     assert.ok(Date.now() - started < 5000);
+    for (const s of accepted) s.destroy();
     await new Promise<void>((r) => silent.close(() => r()));
   });
 
