@@ -68,6 +68,8 @@ export function workloadKey(t: HboneTarget): string {
 }
 
 export class HbonePool {
+  /** Servers refused during the handshake, by reason (e.g. identity_mismatch: reliability case 6). */
+  readonly serverRejections = new Map<string, number>();
   private readonly keys = new Map<string, KeyState>();
   private readonly log: Logger;
   private readonly maxStreams: number;
@@ -186,7 +188,10 @@ export class HbonePool {
       rejectUnauthorized: true,
       // No SNI: the next hop is an IP and the server picks its certificate by destination.
       servername: '',
-      checkServerIdentity: serverIdentityChecker(target.expectedIdentities),
+      checkServerIdentity: serverIdentityChecker(target.expectedIdentities, (check) => {
+        this.serverRejections.set(check.reason, (this.serverRejections.get(check.reason) ?? 0) + 1);
+        this.log.warn({ nextHop: target.nextHop, reason: check.reason, detail: check.detail }, 'hbone server rejected');
+      }),
       minVersion: 'TLSv1.3',
       maxVersion: 'TLSv1.3',
     });

@@ -111,6 +111,7 @@ describe('HbonePool against the HBONE server', () => {
       (err) => isMeshError(err, 'HBONE_CONNECT') && /identity_mismatch/.test(err.message));
     assert.equal(echo.received(), received);
     assert.equal(pool.sessionCount(), 0);
+    assert.equal(pool.serverRejections.get('identity_mismatch'), 1);
   });
 
   it('releases idle sessions after the idle timeout', async () => {
