@@ -3,7 +3,7 @@
 // error resets the stream with CONNECT_ERROR (RFC 9113 §8.5), a stream reset RSTs the socket.
 // pipe() rather than pipeline(): pipeline() allocates per call and halved proxy rates here.
 import { constants as h2c, type Http2Stream } from 'node:http2';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 export const RelayEnd = {
@@ -54,10 +54,22 @@ export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<Relay
     let done = false;
     const countA = (chunk: Buffer): void => { bytesAtoB += chunk.length; };
     const countB = (chunk: Buffer): void => { bytesBtoA += chunk.length; };
+    // With a TCP socket on either side its own counters tell both directions, so no extra
+    // 'data' listener runs per chunk on the hot path.
+    const socketA = plainSocket(a);
+    const socketB = socketA ? undefined : plainSocket(b);
+    const counted = !socketA && !socketB;
 
     const finish = (end: RelayEnd, error?: Error): void => {
       if (done) return;
       done = true;
+      if (socketA) {
+        bytesAtoB = socketA.bytesRead;
+        bytesBtoA = socketA.bytesWritten;
+      } else if (socketB) {
+        bytesAtoB = socketB.bytesWritten;
+        bytesBtoA = socketB.bytesRead;
+      }
       a.off('data', countA);
       b.off('data', countB);
       a.off('end', onAEnd);
@@ -103,8 +115,10 @@ export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<Relay
       reset(b);
     };
 
-    a.on('data', countA);
-    b.on('data', countB);
+    if (counted) {
+      a.on('data', countA);
+      b.on('data', countB);
+    }
     a.on('end', onAEnd);
     b.on('end', onBEnd);
     a.on('error', onAError);
@@ -116,6 +130,10 @@ export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<Relay
     a.pipe(b);
     b.pipe(a);
   });
+}
+
+function plainSocket(d: Duplex): Socket | undefined {
+  return d instanceof Socket && !('encrypted' in d) ? d : undefined;
 }
 
 function sideEnd(d: Duplex): RelayEnd {
