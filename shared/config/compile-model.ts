@@ -1,0 +1,139 @@
+// compileModel(): decoded resources in, the mesh model out (pure). Enrollment follows Istio
+// ambient: a namespace labelled istio.io/dataplane-mode=ambient enrolls its pods, a pod labelled
+// istio.io/dataplane-mode=none opts out; host-network pods are never captured. A service's
+// endpoints are the running pods its selector matches, with named target ports resolved per pod
+// (a pod without that port is not an endpoint for it, as in Kubernetes).
+import type { ConfigError } from './config-error.js';
+import type { Resource } from './decode.js';
+import { serviceKey, TunnelProtocol, WorkloadStatus, type MeshModel, type PortMapping, type Service, type ServicePortSpec, type Workload } from './model.js';
+import type { NamespaceResource, PodResource, ServiceResource } from './resources.js';
+
+export const dataplaneModeLabel = 'istio.io/dataplane-mode';
+
+export interface CompileOptions {
+  readonly trustDomain: string;
+  readonly clusterDomain?: string;
+  readonly clusterId?: string;
+}
+
+export interface CompileResult {
+  readonly model: MeshModel;
+  /** Problems in how resources relate (a service selecting nothing...); the model still applies. */
+  readonly warnings: ConfigError[];
+}
+
+function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(selector);
+  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
+}
+
+function isEnrolled(pod: PodResource, ns: NamespaceResource | undefined): boolean {
+  if (pod.spec.hostNetwork) return false;
+  const podMode = pod.meta.labels[dataplaneModeLabel];
+  if (podMode === 'none') return false;
+  if (podMode === 'ambient') return true;
+  return ns?.meta.labels[dataplaneModeLabel] === 'ambient';
+}
+
+function canonical(pod: PodResource): { name: string; revision: string } {
+  const l = pod.meta.labels;
+  return {
+    name: l['service.istio.io/canonical-name'] ?? l['app.kubernetes.io/name'] ?? l['app'] ?? pod.meta.name,
+    revision: l['service.istio.io/canonical-revision'] ?? l['app.kubernetes.io/version'] ?? l['version'] ?? 'latest',
+  };
+}
+
+function resolvePorts(svc: ServiceResource, pod: PodResource): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const p of svc.spec.ports) {
+    if (p.protocol !== 'TCP') continue; // the mesh carries TCP only
+    if (typeof p.targetPort === 'number') {
+      out.push({ servicePort: p.port, targetPort: p.targetPort });
+      continue;
+    }
+    const named = pod.spec.ports.find((cp) => cp.name === p.targetPort && cp.protocol === 'TCP');
+    if (named) out.push({ servicePort: p.port, targetPort: named.containerPort });
+  }
+  return out;
+}
+
+function servicePorts(svc: ServiceResource): ServicePortSpec[] {
+  return svc.spec.ports
+    .filter((p) => p.protocol === 'TCP')
+    .map((p) => ({
+      servicePort: p.port,
+      targetPort: typeof p.targetPort === 'number' ? p.targetPort : 0,
+      ...(typeof p.targetPort === 'string' ? { targetPortName: p.targetPort } : {}),
+      ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
+    }));
+}
+
+export function compileModel(resources: readonly Resource[], opts: CompileOptions): CompileResult {
+  const clusterDomain = opts.clusterDomain ?? 'cluster.local';
+  const clusterId = opts.clusterId ?? 'Kubernetes';
+  const warnings: ConfigError[] = [];
+  const namespaces = new Map<string, NamespaceResource>();
+  const pods: PodResource[] = [];
+  const svcs: ServiceResource[] = [];
+  for (const r of resources) {
+    if (r.kind === 'Namespace') namespaces.set(r.meta.name, r);
+    else if (r.kind === 'Pod') pods.push(r);
+    else if (r.kind === 'Service') svcs.push(r);
+  }
+
+  const services: Service[] = [];
+  const membership = new Map<PodResource, Record<string, PortMapping[]>>();
+  for (const svc of svcs) {
+    if (svc.spec.type === 'ExternalName') continue;
+    const service: Service = {
+      name: svc.meta.name,
+      namespace: svc.meta.namespace,
+      hostname: `${svc.meta.name}.${svc.meta.namespace}.svc.${clusterDomain}`,
+      addresses: svc.spec.clusterIPs,
+      ports: servicePorts(svc),
+      headless: svc.spec.headless,
+    };
+    services.push(service);
+    const selector = svc.spec.selector;
+    if (!selector || Object.keys(selector).length === 0) continue; // endpoints managed elsewhere
+    let matched = 0;
+    for (const pod of pods) {
+      if (pod.meta.namespace !== svc.meta.namespace || !selects(selector, pod.meta.labels)) continue;
+      matched++;
+      const ports = resolvePorts(svc, pod);
+      if (ports.length === 0) continue;
+      const entry = membership.get(pod) ?? {};
+      entry[serviceKey(service)] = ports;
+      membership.set(pod, entry);
+    }
+    if (matched === 0) {
+      warnings.push({ source: 'model', kind: 'Service', namespace: svc.meta.namespace, name: svc.meta.name, path: 'spec.selector', reason: 'selects no pod' });
+    }
+  }
+
+  const workloads: Workload[] = [];
+  for (const pod of pods) {
+    if (pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
+    if (pod.status.podIPs.length === 0 && !pod.spec.hostNetwork) continue; // not scheduled/started yet
+    const c = canonical(pod);
+    workloads.push({
+      uid: `${clusterId}//Pod/${pod.meta.namespace}/${pod.meta.name}`,
+      name: pod.meta.name,
+      namespace: pod.meta.namespace,
+      addresses: pod.status.podIPs,
+      ...(pod.spec.nodeName !== undefined ? { node: pod.spec.nodeName } : {}),
+      trustDomain: opts.trustDomain,
+      serviceAccount: pod.spec.serviceAccountName,
+      tunnelProtocol: isEnrolled(pod, namespaces.get(pod.meta.namespace)) ? TunnelProtocol.Hbone : TunnelProtocol.None,
+      status: pod.status.ready ? WorkloadStatus.Healthy : WorkloadStatus.Unhealthy,
+      networkMode: pod.spec.hostNetwork ? 'HOST_NETWORK' : 'STANDARD',
+      labels: pod.meta.labels,
+      canonicalName: c.name,
+      canonicalRevision: c.revision,
+      services: membership.get(pod) ?? {},
+    });
+  }
+  workloads.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+  services.sort((a, b) => (serviceKey(a) < serviceKey(b) ? -1 : serviceKey(a) > serviceKey(b) ? 1 : 0));
+  return { model: { workloads, services }, warnings };
+}

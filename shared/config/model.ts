@@ -1,0 +1,61 @@
+// The compiled mesh model every proxy decides from, in Istio's workload-API vocabulary
+// (istio.workload.Workload / Service): plain data, built by compile-model.ts.
+
+export const TunnelProtocol = { Hbone: 'HBONE', None: 'NONE' } as const;
+export type TunnelProtocol = (typeof TunnelProtocol)[keyof typeof TunnelProtocol];
+
+export const WorkloadStatus = { Healthy: 'HEALTHY', Unhealthy: 'UNHEALTHY' } as const;
+export type WorkloadStatus = (typeof WorkloadStatus)[keyof typeof WorkloadStatus];
+
+export interface PortMapping {
+  readonly servicePort: number;
+  readonly targetPort: number;
+}
+
+export interface Workload {
+  /** `<cluster>//Pod/<namespace>/<name>`, stable across recompiles. */
+  readonly uid: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly addresses: readonly string[];
+  readonly node?: string;
+  readonly trustDomain: string;
+  readonly serviceAccount: string;
+  /** HBONE when the pod is enrolled in the mesh (ambient), NONE otherwise. */
+  readonly tunnelProtocol: TunnelProtocol;
+  readonly status: WorkloadStatus;
+  readonly networkMode: 'STANDARD' | 'HOST_NETWORK';
+  readonly labels: Readonly<Record<string, string>>;
+  readonly canonicalName: string;
+  readonly canonicalRevision: string;
+  /** `namespace/hostname` of each service this workload backs → its resolved port mappings. */
+  readonly services: Readonly<Record<string, readonly PortMapping[]>>;
+}
+
+export interface ServicePortSpec {
+  readonly servicePort: number;
+  /** 0 when the target is a named port, resolved per workload (then `targetPortName` is set). */
+  readonly targetPort: number;
+  readonly targetPortName?: string;
+  readonly appProtocol?: string;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly namespace: string;
+  /** `<name>.<namespace>.svc.<cluster domain>`. */
+  readonly hostname: string;
+  /** Cluster IPs; empty for a headless service. */
+  readonly addresses: readonly string[];
+  readonly ports: readonly ServicePortSpec[];
+  readonly headless: boolean;
+}
+
+export interface MeshModel {
+  readonly workloads: readonly Workload[];
+  readonly services: readonly Service[];
+}
+
+export function serviceKey(s: Pick<Service, 'namespace' | 'hostname'>): string {
+  return `${s.namespace}/${s.hostname}`;
+}
