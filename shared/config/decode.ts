@@ -4,6 +4,7 @@
 import type { ConfigError } from './config-error.js';
 import { decodeNamespace, decodePod, decodeService, decodeServiceAccount } from './core-decoders.js';
 import { dns1123Label, dns1123Subdomain, errorSink, FieldReader, isPlainObject, typeOf } from './field-reader.js';
+import type { KindDecoder } from './kind-decoder.js';
 import type { CoreResource, ObjectMeta } from './resources.js';
 
 export type Resource = CoreResource;
@@ -21,13 +22,7 @@ export interface DecodeResult {
   readonly errors: ConfigError[];
 }
 
-interface KindDecoder {
-  readonly apiVersions: readonly string[];
-  readonly namespaced: boolean;
-  readonly decode: (doc: FieldReader, meta: ObjectMeta) => Resource | undefined;
-}
-
-const decoders: Readonly<Record<string, KindDecoder>> = {
+const decoders: Readonly<Record<string, KindDecoder<Resource>>> = {
   Namespace: { apiVersions: ['v1'], namespaced: false, decode: decodeNamespace },
   ServiceAccount: { apiVersions: ['v1'], namespaced: true, decode: decodeServiceAccount },
   Pod: { apiVersions: ['v1'], namespaced: true, decode: decodePod },
