@@ -33,6 +33,11 @@ export function knownKinds(): string[] {
   return Object.keys(decoders);
 }
 
+/** Whether a known kind is namespaced (undefined for unknown kinds). */
+export function isNamespacedKind(kind: string): boolean | undefined {
+  return decoders[kind]?.namespaced;
+}
+
 export function decodeDocument(value: unknown, ctx: DocumentContext): DecodeResult {
   const errors: ConfigError[] = [];
   const base = {
