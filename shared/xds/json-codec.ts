@@ -1,0 +1,13 @@
+// A JSON message codec for grpc-js: Ambit's config and CA services carry plain JSON objects in
+// gRPC frames (no protobuf toolchain). Decoding is capped and never throws past grpc-js: a bad
+// frame fails that call with a clear error.
+export const maxMessageBytes = 64 * 1024 * 1024;
+
+export function serializeJson(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+export function deserializeJson<T>(buf: Buffer): T {
+  if (buf.length > maxMessageBytes) throw new Error(`message of ${buf.length} bytes exceeds ${maxMessageBytes}`);
+  return JSON.parse(buf.toString('utf8')) as T;
+}
