@@ -1,0 +1,80 @@
+// ControlPlane: the `ambit controlplane` process — a source feeding the ConfigStore, the config
+// stream and the CA on one gRPC+TLS port (15012). Owns its CA (loaded from, or created in, a
+// directory) and its own serving certificate.
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import grpc from '@grpc/grpc-js';
+import { ConfigStore } from '../shared/config/config-store.js';
+import { FileSource } from '../shared/config/file-source.js';
+import { CertificateAuthority } from '../shared/identity/ca.js';
+import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
+import type { Logger } from '../shared/log.js';
+import { caServiceDefinition } from '../shared/xds/ca-protocol.js';
+import { configServiceDefinition } from '../shared/xds/config-protocol.js';
+import { controlPlaneServerCredentials } from '../shared/xds/credentials.js';
+import { CaService } from './ca-service.js';
+import { loadBootstrapTokens, type CallerAuthenticator } from './caller-auth.js';
+import { ConfigService } from './config-service.js';
+
+export interface ControlPlaneOptions {
+  readonly source: { readonly kind: 'file'; readonly path: string };
+  readonly listen: string;
+  readonly caDir: string;
+  readonly trustDomain: string;
+  readonly tokensFile?: string;
+  readonly logger: Logger;
+}
+
+/** The control plane's own identity, which proxies expect when they connect. */
+export function controlPlaneIdentity(trustDomain: string): Identity {
+  return { trustDomain, namespace: 'ambit-system', serviceAccount: 'controlplane' };
+}
+
+export class ControlPlane {
+  readonly store: ConfigStore;
+  private readonly opts: ControlPlaneOptions;
+  private server?: grpc.Server;
+  private fileSource?: FileSource;
+  private configService?: ConfigService;
+  port = 0;
+
+  constructor(opts: ControlPlaneOptions) {
+    this.opts = opts;
+    this.store = new ConfigStore({ trustDomain: opts.trustDomain });
+  }
+
+  async start(): Promise<void> {
+    const log = this.opts.logger;
+    const ca = await this.loadOrCreateCa();
+    // Serving certificate: long-lived enough for a control plane run (rotation of the serving
+    // certificate without restart is not implemented yet).
+    const cert = await ca.issue(controlPlaneIdentity(this.opts.trustDomain), { ttlMs: 30 * 86_400_000 });
+    this.fileSource = new FileSource({ path: this.opts.source.path, store: this.store, logger: log });
+    await this.fileSource.start();
+    const authenticate: CallerAuthenticator = this.opts.tokensFile ? await loadBootstrapTokens(this.opts.tokensFile) : async () => undefined;
+    this.configService = new ConfigService({ store: this.store, logger: log });
+    const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+    server.addService(configServiceDefinition, this.configService.implementation());
+    server.addService(caServiceDefinition, new CaService({ ca, store: this.store, authenticate, logger: log }).implementation());
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(this.opts.listen, controlPlaneServerCredentials(cert), (err, p) => (err ? reject(err) : resolve(p))));
+    this.server = server;
+    log.info({ listen: this.opts.listen, port: this.port, identity: formatIdentity(cert.identity), source: this.opts.source, version: this.store.version,
+      workloads: this.store.model.workloads.length, services: this.store.model.services.length }, 'control plane ready');
+  }
+
+  async stop(): Promise<void> {
+    this.fileSource?.close();
+    this.configService?.close();
+    await new Promise<void>((resolve) => (this.server ? this.server.tryShutdown(() => resolve()) : resolve()));
+  }
+
+  private async loadOrCreateCa(): Promise<CertificateAuthority> {
+    const exists = await access(join(this.opts.caDir, 'ca-key.pem')).then(() => true, () => false);
+    if (exists) return CertificateAuthority.loadFromDir(this.opts.caDir, this.opts.trustDomain);
+    const ca = await CertificateAuthority.create({ trustDomain: this.opts.trustDomain });
+    await ca.saveToDir(this.opts.caDir);
+    this.opts.logger.info({ caDir: this.opts.caDir }, 'created a new mesh CA');
+    return ca;
+  }
+}
