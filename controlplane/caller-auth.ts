@@ -2,7 +2,7 @@
 // bootstrap token file maps tokens to callers; on Kubernetes a TokenReview will (same interface).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
+import jsYaml from 'js-yaml';
 import { parseIdentity, type Identity } from '../shared/identity/spiffe.js';
 
 export type Caller = { readonly kind: 'ztunnel'; readonly node: string } | { readonly kind: 'waypoint'; readonly identity: Identity };
@@ -16,7 +16,7 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
  * Tokens are compared in constant time; a malformed entry fails the whole load with its index.
  */
 export async function loadBootstrapTokens(path: string): Promise<CallerAuthenticator> {
-  const doc = parse(await readFile(path, 'utf8')) as { tokens?: unknown };
+  const doc = jsYaml.load(await readFile(path, 'utf8'), { schema: jsYaml.CORE_SCHEMA }) as { tokens?: unknown };
   if (!doc || !Array.isArray(doc.tokens)) throw new Error(`${path}: expected a top-level "tokens" list`);
   const entries = doc.tokens.map((t: unknown, i: number) => {
     const e = t as { token?: unknown; kind?: unknown; node?: unknown; identity?: unknown };

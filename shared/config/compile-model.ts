@@ -81,6 +81,17 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
     else if (r.kind === 'Service') svcs.push(r);
   }
 
+  // Pods by namespace and `label=value`, so selecting is a lookup plus a check of the other
+  // selector labels, not a scan of every pod for every service (10k pods x 1k services).
+  const podsByLabel = new Map<string, PodResource[]>();
+  for (const pod of pods) {
+    for (const [k, v] of Object.entries(pod.meta.labels)) {
+      const key = `${pod.meta.namespace}\u0000${k}=${v}`;
+      const list = podsByLabel.get(key);
+      if (list) list.push(pod);
+      else podsByLabel.set(key, [pod]);
+    }
+  }
   const services: Service[] = [];
   const membership = new Map<PodResource, Record<string, PortMapping[]>>();
   for (const svc of svcs) {
@@ -97,8 +108,9 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
     const selector = svc.spec.selector;
     if (!selector || Object.keys(selector).length === 0) continue; // endpoints managed elsewhere
     let matched = 0;
-    for (const pod of pods) {
-      if (pod.meta.namespace !== svc.meta.namespace || !selects(selector, pod.meta.labels)) continue;
+    const [firstKey, firstValue] = Object.entries(selector)[0]!;
+    for (const pod of podsByLabel.get(`${svc.meta.namespace}\u0000${firstKey}=${firstValue}`) ?? []) {
+      if (!selects(selector, pod.meta.labels)) continue;
       matched++;
       const ports = resolvePorts(svc, pod);
       if (ports.length === 0) continue;

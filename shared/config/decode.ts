@@ -4,10 +4,16 @@
 import type { ConfigError } from './config-error.js';
 import { decodeNamespace, decodePod, decodeService, decodeServiceAccount } from './core-decoders.js';
 import { dns1123Label, dns1123Subdomain, errorSink, FieldReader, isPlainObject, typeOf } from './field-reader.js';
+import { gatewayDecoders } from './gateway-decoders.js';
+import type { GatewayApiResource } from './gateway-resources.js';
 import type { KindDecoder } from './kind-decoder.js';
+import { networkingDecoders } from './networking-decoders.js';
+import type { NetworkingResource } from './networking-resources.js';
 import type { CoreResource, ObjectMeta } from './resources.js';
+import { securityDecoders } from './security-decoders.js';
+import type { SecurityResource } from './security-resources.js';
 
-export type Resource = CoreResource;
+export type Resource = CoreResource | SecurityResource | NetworkingResource | GatewayApiResource;
 
 export interface DocumentContext {
   readonly source: string;
@@ -27,6 +33,9 @@ const decoders: Readonly<Record<string, KindDecoder<Resource>>> = {
   ServiceAccount: { apiVersions: ['v1'], namespaced: true, decode: decodeServiceAccount },
   Pod: { apiVersions: ['v1'], namespaced: true, decode: decodePod },
   Service: { apiVersions: ['v1'], namespaced: true, decode: decodeService },
+  ...securityDecoders,
+  ...networkingDecoders,
+  ...gatewayDecoders,
 };
 
 export function knownKinds(): string[] {
