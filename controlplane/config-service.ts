@@ -18,7 +18,10 @@ export class ConfigService {
   readonly epoch = randomBytes(6).toString('hex');
   private readonly store: ConfigStore;
   private readonly log: Logger;
-  private readonly history: ModelDelta[] = [];
+  /** Recent deltas with their wire message, built once and written to every subscriber. */
+  private readonly history: { delta: ModelDelta; message: ServerMessage }[] = [];
+  private readonly deltaListeners = new Set<(message: ServerMessage) => void>();
+  private snapshotCache?: { n: number; message: ServerMessage };
   private readonly historySize: number;
   private readonly subscribers = new Set<Subscriber>();
   private readonly unsubscribeStore: () => void;
@@ -28,8 +31,10 @@ export class ConfigService {
     this.log = opts.logger;
     this.historySize = opts.historySize ?? 256;
     this.unsubscribeStore = this.store.subscribe((delta) => {
-      this.history.push(delta);
+      const message: ServerMessage = { delta: { ...delta, version: { epoch: this.epoch, n: delta.version } } };
+      this.history.push({ delta, message });
       if (this.history.length > this.historySize) this.history.shift();
+      for (const send of this.deltaListeners) send(message);
     });
   }
 
@@ -78,9 +83,9 @@ export class ConfigService {
         subscriber = { node, kind };
         this.subscribers.add(subscriber);
         this.sendInitial(call, lastVersion);
-        stopForwarding = this.store.subscribe((delta) => {
-          call.write({ delta: { ...delta, version: { epoch: this.epoch, n: delta.version } } });
-        });
+        const forward = (message: ServerMessage): void => void call.write(message);
+        this.deltaListeners.add(forward);
+        stopForwarding = () => this.deltaListeners.delete(forward);
         this.log.info({ node, kind, resumeFrom: lastVersion }, 'config subscriber joined');
       } else if ('ack' in msg && msg.ack && subscriber) {
         subscriber.ackedVersion = msg.ack.version;
@@ -95,14 +100,17 @@ export class ConfigService {
   private sendInitial(call: ServerDuplexStream<ClientMessage, ServerMessage>, lastVersion: ConfigVersion | undefined): void {
     const current = this.store.version;
     if (lastVersion?.epoch === this.epoch && lastVersion.n <= current) {
-      const missed = this.history.filter((d) => d.version > lastVersion.n);
-      const complete = lastVersion.n === current || missed[0]?.version === lastVersion.n + 1;
+      const missed = this.history.filter((h) => h.delta.version > lastVersion.n);
+      const complete = lastVersion.n === current || missed[0]?.delta.version === lastVersion.n + 1;
       if (complete) {
-        for (const d of missed) call.write({ delta: { ...d, version: { epoch: this.epoch, n: d.version } } });
+        for (const h of missed) call.write(h.message);
         return;
       }
     }
-    const model = this.store.model;
-    call.write({ snapshot: { version: this.version(), workloads: model.workloads, services: model.services } });
+    if (this.snapshotCache?.n !== current) {
+      const model = this.store.model;
+      this.snapshotCache = { n: current, message: { snapshot: { version: this.version(), workloads: model.workloads, services: model.services } } };
+    }
+    call.write(this.snapshotCache.message);
   }
 }

@@ -14,6 +14,9 @@ export interface CompileOptions {
   readonly trustDomain: string;
   readonly clusterDomain?: string;
   readonly clusterId?: string;
+  /** Workloads of the last compile by pod object: an unchanged pod keeps its Workload object, so
+   *  diffs can compare by identity (an edit to one file must not cost a full re-serialization). */
+  readonly cache?: WeakMap<PodResource, Workload>;
 }
 
 export interface CompileResult {
@@ -127,8 +130,15 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
   for (const pod of pods) {
     if (pod.status.phase === 'Succeeded' || pod.status.phase === 'Failed') continue;
     if (pod.status.podIPs.length === 0 && !pod.spec.hostNetwork) continue; // not scheduled/started yet
+    const services = membership.get(pod) ?? {};
+    const protocol = isEnrolled(pod, namespaces.get(pod.meta.namespace)) ? TunnelProtocol.Hbone : TunnelProtocol.None;
+    const cached = opts.cache?.get(pod);
+    if (cached && cached.tunnelProtocol === protocol && cached.trustDomain === opts.trustDomain && JSON.stringify(cached.services) === JSON.stringify(services)) {
+      workloads.push(cached);
+      continue;
+    }
     const c = canonical(pod);
-    workloads.push({
+    const workload: Workload = {
       uid: `${clusterId}//Pod/${pod.meta.namespace}/${pod.meta.name}`,
       name: pod.meta.name,
       namespace: pod.meta.namespace,
@@ -136,14 +146,16 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
       ...(pod.spec.nodeName !== undefined ? { node: pod.spec.nodeName } : {}),
       trustDomain: opts.trustDomain,
       serviceAccount: pod.spec.serviceAccountName,
-      tunnelProtocol: isEnrolled(pod, namespaces.get(pod.meta.namespace)) ? TunnelProtocol.Hbone : TunnelProtocol.None,
+      tunnelProtocol: protocol,
       status: pod.status.ready ? WorkloadStatus.Healthy : WorkloadStatus.Unhealthy,
       networkMode: pod.spec.hostNetwork ? 'HOST_NETWORK' : 'STANDARD',
       labels: pod.meta.labels,
       canonicalName: c.name,
       canonicalRevision: c.revision,
-      services: membership.get(pod) ?? {},
-    });
+      services,
+    };
+    opts.cache?.set(pod, workload);
+    workloads.push(workload);
   }
   workloads.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
   services.sort((a, b) => (serviceKey(a) < serviceKey(b) ? -1 : serviceKey(a) > serviceKey(b) ? 1 : 0));

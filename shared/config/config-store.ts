@@ -6,6 +6,7 @@ import { compileModel, type CompileOptions } from './compile-model.js';
 import { ModelIndex } from './model-index.js';
 import { serviceKey, type MeshModel, type Service, type Workload } from './model.js';
 import { ResourceSet } from './resource-set.js';
+import type { PodResource } from './resources.js';
 
 export interface ModelDelta {
   readonly version: number;
@@ -22,7 +23,7 @@ function diff<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>):
   const removed: string[] = [];
   for (const [key, value] of after) {
     const old = before.get(key);
-    if (old === undefined || JSON.stringify(old) !== JSON.stringify(value)) upserted.push(value);
+    if (old !== value && (old === undefined || JSON.stringify(old) !== JSON.stringify(value))) upserted.push(value);
   }
   for (const key of before.keys()) if (!after.has(key)) removed.push(key);
   return { upserted, removed };
@@ -31,6 +32,7 @@ function diff<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>):
 export class ConfigStore {
   readonly resources: ResourceSet;
   private readonly compileOptions: CompileOptions;
+  private readonly workloadCache = new WeakMap<PodResource, Workload>();
   private readonly listeners = new Set<ModelListener>();
   private currentModel: MeshModel = { workloads: [], services: [] };
   private currentIndex = new ModelIndex(this.currentModel);
@@ -73,7 +75,7 @@ export class ConfigStore {
   update(change: (resources: ResourceSet) => void): ModelDelta | undefined {
     change(this.resources);
     const { resources, errors } = this.resources.resolve();
-    const { model, warnings } = compileModel(resources, this.compileOptions);
+    const { model, warnings } = compileModel(resources, { ...this.compileOptions, cache: this.workloadCache });
     this.currentErrors = errors;
     this.currentWarnings = warnings;
     const workloads = diff(new Map(this.currentModel.workloads.map((w) => [w.uid, w])), new Map(model.workloads.map((w) => [w.uid, w])));

@@ -1,6 +1,6 @@
 // FileSource: the embedded default source. Watches a folder (recursively) or a single file of
 // multi-document YAML/JSON and feeds each file into the ConfigStore as its own source: edits apply
-// within ~100 ms, a deleted file removes its objects, a broken file keeps its last good objects.
+// within ~50 ms plus the recompile, a deleted file removes its objects, a broken file keeps its last good objects.
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -49,7 +49,7 @@ export class FileSource {
   private schedule(): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.rescan(), this.opts.debounceMs ?? 100);
+    this.timer = setTimeout(() => void this.rescan(), this.opts.debounceMs ?? 50);
     this.timer.unref();
   }
 

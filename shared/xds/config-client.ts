@@ -157,6 +157,12 @@ export class ConfigClient {
     if (bad !== undefined) throw new Error(`malformed entry in snapshot: ${JSON.stringify(bad).slice(0, 120)}`);
     const nextW = new Map(workloads.map((w) => [w.uid, w]));
     const nextS = new Map(services.map((s) => [serviceKey(s), s]));
+    if (this.workloads.size === 0 && this.services.size === 0) {
+      // First snapshot: everything is new, nothing to compare.
+      const delta: AppliedDelta = { version, upsertedWorkloads: workloads, removedWorkloads: [], upsertedServices: services, removedServices: [] };
+      this.commit(delta);
+      return delta;
+    }
     const delta: AppliedDelta = {
       version,
       upsertedWorkloads: workloads.filter((w) => JSON.stringify(this.workloads.get(w.uid)) !== JSON.stringify(w)),

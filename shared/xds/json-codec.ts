@@ -3,8 +3,17 @@
 // frame fails that call with a clear error.
 export const maxMessageBytes = 64 * 1024 * 1024;
 
+// The control plane writes the same snapshot/delta object to every subscriber: serialize it once.
+const serialized = new WeakMap<object, Buffer>();
+
 export function serializeJson(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value), 'utf8');
+  if (typeof value !== 'object' || value === null) return Buffer.from(JSON.stringify(value), 'utf8');
+  let buf = serialized.get(value);
+  if (!buf) {
+    buf = Buffer.from(JSON.stringify(value), 'utf8');
+    serialized.set(value, buf);
+  }
+  return buf;
 }
 
 export function deserializeJson<T>(buf: Buffer): T {

@@ -1,0 +1,145 @@
+// Control plane benchmark (issue 3): compile time and memory for a synthetic cluster, and the
+// time from a file edit to the delta arriving at 100 subscribed config clients, with the real
+// `ambit controlplane` process. Loopback only; bounded (about a minute).
+// Usage: node dist/bench/controlplane.js [--services 1000] [--pods-per-service 10] [--clients 100] [--edits 20]
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { controlPlaneIdentity } from '../controlplane/control-plane.js';
+import { ConfigStore } from '../shared/config/config-store.js';
+import { silentLogger } from '../shared/log.js';
+import { ConfigClient } from '../shared/xds/config-client.js';
+import { controlPlaneChannelCredentials } from '../shared/xds/credentials.js';
+
+const arg = (name: string, dflt: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const services = arg('services', 1000);
+const podsPerService = arg('pods-per-service', 10);
+const clientCount = arg('clients', 100);
+const edits = arg('edits', 20);
+const namespaces = 50;
+const files = 20;
+
+function podYaml(ns: string, svc: number, i: number, ipOctet = 0): string {
+  const n = svc * podsPerService + i;
+  const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${(n & 255) + ipOctet > 255 ? 1 : (n & 255)}`;
+  return `apiVersion: v1\nkind: Pod\nmetadata: {name: svc${svc}-pod${i}, namespace: ${ns}, labels: {app: svc${svc}, version: v${i % 2}}}\n` +
+    `spec: {nodeName: node-${n % 100}, serviceAccountName: sa${svc}, containers: [{name: app, ports: [{name: http, containerPort: 8080}]}]}\n` +
+    `status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}\n`;
+}
+
+function clusterFiles(): string[] {
+  const out: string[][] = Array.from({ length: files }, () => []);
+  for (let n = 0; n < namespaces; n++) out[n % files]!.push(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ns${n}, labels: {istio.io/dataplane-mode: ambient}}\n`);
+  for (let s = 0; s < services; s++) {
+    const ns = `ns${s % namespaces}`;
+    const docs = out[s % files]!;
+    docs.push(`apiVersion: v1\nkind: Service\nmetadata: {name: svc${s}, namespace: ${ns}}\nspec: {clusterIP: 10.96.${s >> 8}.${s & 255}, selector: {app: svc${s}}, ports: [{name: http, port: 80, targetPort: http}]}\n`);
+    for (let i = 0; i < podsPerService; i++) docs.push(podYaml(ns, s, i));
+  }
+  return out.map((docs) => docs.join('---\n'));
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ambit-cp-bench-'));
+  const meshDir = join(dir, 'mesh');
+  mkdirSync(meshDir);
+  const texts = clusterFiles();
+  texts.forEach((t, i) => writeFileSync(join(meshDir, `part-${i}.yaml`), t));
+  console.log(`synthetic cluster: ${namespaces} namespaces, ${services} services, ${services * podsPerService} pods in ${files} files (${(texts.reduce((a, t) => a + t.length, 0) / 1e6).toFixed(1)} MB of YAML)`);
+
+  // 1. Full parse + decode + compile, in this process, three times.
+  const times: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const store = new ConfigStore({ trustDomain: 'cluster.local' });
+    const t0 = process.hrtime.bigint();
+    store.update((set) => texts.forEach((t, i) => set.applyText(`part-${i}.yaml`, t)));
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (store.model.workloads.length !== services * podsPerService) throw new Error(`compiled ${store.model.workloads.length} workloads`);
+  }
+  times.sort((a, b) => a - b);
+  console.log(`full load (parse + decode + compile + index): median ${times[1]!.toFixed(0)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')})`);
+
+  // 2. The control plane process, 100 clients, edits.
+  const port = await freePort();
+  const cli = new URL('../cli/ambit.js', import.meta.url).pathname;
+  const cp = spawn(process.execPath, [cli, 'controlplane', '--source', `file:${meshDir}`, '--listen', `127.0.0.1:${port}`, '--ca-dir', join(dir, 'ca'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let cpOut = '';
+  cp.stdout.on('data', (d: Buffer) => { cpOut += d.toString(); });
+  cp.stderr.on('data', (d: Buffer) => { cpOut += d.toString(); });
+  const clients: ConfigClient[] = [];
+  try {
+    const started = Date.now();
+    let rootsPem = '';
+    while (!rootsPem) {
+      if (Date.now() - started > 60_000) throw new Error(`control plane did not start: ${cpOut}`);
+      try { rootsPem = readFileSync(join(dir, 'ca', 'root-cert.pem'), 'utf8'); } catch { await new Promise((r) => setTimeout(r, 100)); }
+    }
+    const creds = controlPlaneChannelCredentials(rootsPem, [controlPlaneIdentity('cluster.local')]);
+    for (let i = 0; i < clientCount; i++) {
+      const c = new ConfigClient({ address: `127.0.0.1:${port}`, credentials: creds, node: `node-${i}`, kind: 'ztunnel', logger: silentLogger(), maxBackoffMs: 500 });
+      c.start();
+      clients.push(c);
+    }
+    const t1 = Date.now();
+    await Promise.all(clients.map((c) => c.ready()));
+    console.log(`${clientCount} clients received the full snapshot in ${Date.now() - t1} ms after connecting`);
+    const latencies: number[] = [];
+    for (let e = 0; e < edits; e++) {
+      const svc = (e * 37) % services;
+      const file = svc % files;
+      const target = `svc${svc}-pod0`;
+      const newText = texts[file]!.replace(`labels: {app: svc${svc}, version: v0}}`, `labels: {app: svc${svc}, version: v0, edit: e${e}}}`);
+      texts[file] = newText;
+      const waits = clients.map((c) => new Promise<number>((resolve) => {
+        const off = c.onChange((d) => {
+          if (d.upsertedWorkloads.some((w) => w.name === target && w.labels['edit'] === `e${e}`)) {
+            off();
+            resolve(Date.now());
+          }
+        });
+      }));
+      const t0 = Date.now();
+      writeFileSync(join(meshDir, `part-${file}.yaml`), newText);
+      const arrivals = await Promise.race([Promise.all(waits), new Promise<number[]>((_, rej) => setTimeout(() => rej(new Error(`edit ${e} did not arrive within 10 s`)), 10_000))]);
+      for (const a of arrivals) latencies.push(a - t0);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    latencies.sort((a, b) => a - b);
+    const rss = rssMb(cp.pid!);
+    console.log(`edit -> delta at ${clientCount} clients over ${edits} edits: p50 ${pct(latencies, 0.5)} ms, p99 ${pct(latencies, 0.99)} ms, max ${latencies.at(-1)} ms (includes the 50 ms file-watch debounce)`);
+    console.log(`control plane RSS with ${clientCount} subscribers: ${rss.toFixed(0)} MB`);
+    const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+    console.log(`targets: full compile <= 1000 ms: ${verdict(times[1]! <= 1000)}; edit-to-delta p99 <= 200 ms: ${verdict(pct(latencies, 0.99) <= 200)}; RSS <= 300 MB: ${verdict(rss <= 300)}`);
+  } finally {
+    for (const c of clients) c.close();
+    cp.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
