@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the compiled tests with node's test runner over an explicit file list (Node 20 cannot
 // run .ts, and treats every .js under a test/ folder as a test when given a folder).
-// Tiers: unit (beside the code), direct (test/direct), interop (test/interop), netns (test/netns).
-// Usage: node scripts/run-tests.mjs [--tier unit|direct|interop|netns]... [extra node --test args]
+// Tiers: unit (beside the code), direct (test/direct), interop (test/interop), kube (test/kube),
+// netns (test/netns).
+// Usage: node scripts/run-tests.mjs [--tier unit|direct|interop|kube|netns]... [extra node --test args]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
