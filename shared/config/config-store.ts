@@ -4,16 +4,12 @@
 import type { ConfigError } from './config-error.js';
 import { compileModel, type CompileOptions } from './compile-model.js';
 import { ModelIndex } from './model-index.js';
-import { serviceKey, type MeshModel, type Service, type Workload } from './model.js';
+import { serviceKey, type MeshModel, type ModelChanges, type Service, type Workload } from './model.js';
 import { ResourceSet } from './resource-set.js';
 import type { PodResource } from './resources.js';
 
-export interface ModelDelta {
+export interface ModelDelta extends ModelChanges {
   readonly version: number;
-  readonly upsertedWorkloads: readonly Workload[];
-  readonly removedWorkloads: readonly string[];
-  readonly upsertedServices: readonly Service[];
-  readonly removedServices: readonly string[];
 }
 
 export type ModelListener = (delta: ModelDelta) => void;

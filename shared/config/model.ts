@@ -51,6 +51,14 @@ export interface Service {
   readonly headless: boolean;
 }
 
+/** What changed between two models: upserted objects, and removed uids / service keys. */
+export interface ModelChanges {
+  readonly upsertedWorkloads: readonly Workload[];
+  readonly removedWorkloads: readonly string[];
+  readonly upsertedServices: readonly Service[];
+  readonly removedServices: readonly string[];
+}
+
 export interface MeshModel {
   readonly workloads: readonly Workload[];
   readonly services: readonly Service[];

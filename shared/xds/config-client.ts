@@ -6,15 +6,10 @@
 import grpc, { type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { serviceKey, type Service, type Workload } from '../config/model.js';
 import type { Logger } from '../log.js';
-import { configServiceDefinition, type ClientMessage, type ConfigVersion, type ProxyKind, type ServerMessage } from './config-protocol.js';
+import { configServiceDefinition, type ClientMessage, type ConfigVersion, type ProxyKind, type ServerMessage, type VersionedChanges } from './config-protocol.js';
 
-export interface AppliedDelta {
-  readonly version: ConfigVersion;
-  readonly upsertedWorkloads: readonly Workload[];
-  readonly removedWorkloads: readonly string[];
-  readonly upsertedServices: readonly Service[];
-  readonly removedServices: readonly string[];
-}
+/** What a message changed in the replica (a snapshot is reported as its diff). */
+export type AppliedDelta = VersionedChanges;
 
 export interface ConfigClientOptions {
   readonly address: string;

@@ -4,7 +4,7 @@
 // the deltas it missed when the server still has them (same epoch), else with a snapshot that
 // the client applies as a diff, so its listeners see only real changes.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import type { Service, Workload } from '../config/model.js';
+import type { ModelChanges, Service, Workload } from '../config/model.js';
 import { deserializeJson, serializeJson } from './json-codec.js';
 
 export type ProxyKind = 'ztunnel' | 'waypoint';
@@ -25,17 +25,14 @@ export interface ModelPayload {
   readonly services: readonly Service[];
 }
 
+/** A change set with the config version it brings the proxy to. */
+export interface VersionedChanges extends ModelChanges {
+  readonly version: ConfigVersion;
+}
+
 export type ServerMessage =
   | { readonly snapshot: { readonly version: ConfigVersion } & ModelPayload }
-  | {
-      readonly delta: {
-        readonly version: ConfigVersion;
-        readonly upsertedWorkloads: readonly Workload[];
-        readonly removedWorkloads: readonly string[];
-        readonly upsertedServices: readonly Service[];
-        readonly removedServices: readonly string[];
-      };
-    };
+  | { readonly delta: VersionedChanges };
 
 const subscribe: MethodDefinition<ClientMessage, ServerMessage> = {
   path: '/ambit.config.v1.ConfigService/Subscribe',
