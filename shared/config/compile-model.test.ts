@@ -7,6 +7,7 @@ import type { Workload } from './model.js';
 import { parseYamlDocuments } from './yaml-documents.js';
 
 const fixture = new URL('../../../test/fixtures/mesh/core.yaml', import.meta.url);
+const waypointFixture = new URL('../../../test/fixtures/mesh/waypoint.yaml', import.meta.url);
 
 function load(text: string): Resource[] {
   const { documents, errors } = parseYamlDocuments(text, 'core.yaml');
@@ -83,5 +84,28 @@ describe('compileModel', () => {
   it('is deterministic: the same input gives the same model', () => {
     const again = compileModel(load(readFileSync(fixture, 'utf8')).reverse(), { trustDomain: 'cluster.local' });
     assert.deepEqual(JSON.parse(JSON.stringify(again.model)), JSON.parse(JSON.stringify(model)));
+  });
+
+  it('binds the workloads of a service account to its waypoint, and only those', () => {
+    const text = readFileSync(fixture, 'utf8') + '---\n' + readFileSync(waypointFixture, 'utf8');
+    const r = compileModel(load(text), { trustDomain: 'cluster.local' });
+    const byName = (n: string) => r.model.workloads.find((w) => w.name === n)!;
+    assert.deepEqual(byName('echo-v1').waypoint, {
+      gateway: 'demo/echo',
+      service: 'demo/echo-istio-waypoint.demo.svc.cluster.local',
+      hbonePort: 15008,
+      identity: { trustDomain: 'cluster.local', namespace: 'demo', serviceAccount: 'echo-istio-waypoint' },
+    });
+    assert.ok(byName('echo-v2').waypoint);
+    assert.equal(byName('client').waypoint, undefined);
+    assert.equal(byName('old-app').waypoint, undefined);
+  });
+
+  it('warns about a second waypoint for the same service account and keeps the first by name', () => {
+    const second = readFileSync(waypointFixture, 'utf8').replace('name: echo\n  namespace', 'name: echo-b\n  namespace');
+    const text = readFileSync(fixture, 'utf8') + '---\n' + readFileSync(waypointFixture, 'utf8') + '---\n' + second;
+    const r = compileModel(load(text), { trustDomain: 'cluster.local' });
+    assert.equal(r.model.workloads.find((w) => w.name === 'echo-v1')!.waypoint?.gateway, 'demo/echo');
+    assert.ok(r.warnings.some((w) => w.name === 'echo-b' && /already has waypoint demo\/echo/.test(w.reason)));
   });
 });

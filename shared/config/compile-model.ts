@@ -5,10 +5,19 @@
 // (a pod without that port is not an endpoint for it, as in Kubernetes).
 import type { ConfigError } from './config-error.js';
 import type { Resource } from './decode.js';
-import { serviceKey, TunnelProtocol, WorkloadStatus, type MeshModel, type PortMapping, type Service, type ServicePortSpec, type Workload } from './model.js';
+import { waypointFor } from './gateway-decoders.js';
+import { serviceKey, TunnelProtocol, WorkloadStatus, type MeshModel, type PortMapping, type Service, type ServicePortSpec, type WaypointBinding, type Workload } from './model.js';
 import type { NamespaceResource, PodResource, ServiceResource } from './resources.js';
 
 export const dataplaneModeLabel = 'istio.io/dataplane-mode';
+
+/**
+ * What the control plane deploys for a waypoint Gateway `G` (Deployment, Service and
+ * ServiceAccount all named so, as Istio's `<name>-istio-waypoint`).
+ */
+export function waypointWorkloadName(gatewayName: string): string {
+  return `${gatewayName}-istio-waypoint`;
+}
 
 export interface CompileOptions {
   readonly trustDomain: string;
@@ -78,10 +87,31 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
   const namespaces = new Map<string, NamespaceResource>();
   const pods: PodResource[] = [];
   const svcs: ServiceResource[] = [];
+  /** `namespace/serviceAccount` → its waypoint; two waypoints for one account: the first by name wins. */
+  const waypoints = new Map<string, WaypointBinding>();
+  const gateways = resources.filter((r) => r.kind === 'Gateway').sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
   for (const r of resources) {
     if (r.kind === 'Namespace') namespaces.set(r.meta.name, r);
     else if (r.kind === 'Pod') pods.push(r);
     else if (r.kind === 'Service') svcs.push(r);
+  }
+  for (const gw of gateways) {
+    if (gw.kind !== 'Gateway') continue;
+    const forSa = waypointFor(gw);
+    if (!forSa) continue;
+    const key = `${gw.meta.namespace}/${forSa.serviceAccount}`;
+    const existing = waypoints.get(key);
+    if (existing) {
+      warnings.push({ source: 'model', kind: 'Gateway', namespace: gw.meta.namespace, name: gw.meta.name, path: 'metadata.annotations', reason: `service account ${forSa.serviceAccount} already has waypoint ${existing.gateway}; this one is ignored` });
+      continue;
+    }
+    const workloadName = waypointWorkloadName(gw.meta.name);
+    waypoints.set(key, {
+      gateway: `${gw.meta.namespace}/${gw.meta.name}`,
+      service: `${gw.meta.namespace}/${workloadName}.${gw.meta.namespace}.svc.${clusterDomain}`,
+      hbonePort: 15008,
+      identity: { trustDomain: opts.trustDomain, namespace: gw.meta.namespace, serviceAccount: workloadName },
+    });
   }
 
   // Pods by namespace and `label=value`, so selecting is a lookup plus a check of the other
@@ -132,8 +162,11 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
     if (pod.status.podIPs.length === 0 && !pod.spec.hostNetwork) continue; // not scheduled/started yet
     const services = membership.get(pod) ?? {};
     const protocol = isEnrolled(pod, namespaces.get(pod.meta.namespace)) ? TunnelProtocol.Hbone : TunnelProtocol.None;
+    // A waypoint never fronts itself (its own pods run as the waypoint account, not the served one).
+    const waypoint = protocol === TunnelProtocol.Hbone ? waypoints.get(`${pod.meta.namespace}/${pod.spec.serviceAccountName}`) : undefined;
     const cached = opts.cache?.get(pod);
-    if (cached && cached.tunnelProtocol === protocol && cached.trustDomain === opts.trustDomain && JSON.stringify(cached.services) === JSON.stringify(services)) {
+    if (cached && cached.tunnelProtocol === protocol && cached.trustDomain === opts.trustDomain && JSON.stringify(cached.waypoint) === JSON.stringify(waypoint) &&
+      JSON.stringify(cached.services) === JSON.stringify(services)) {
       workloads.push(cached);
       continue;
     }
@@ -153,6 +186,7 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
       canonicalName: c.name,
       canonicalRevision: c.revision,
       services,
+      ...(waypoint ? { waypoint } : {}),
     };
     opts.cache?.set(pod, workload);
     workloads.push(workload);

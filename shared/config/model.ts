@@ -12,6 +12,20 @@ export interface PortMapping {
   readonly targetPort: number;
 }
 
+/**
+ * The waypoint that serves a workload (per-service-account waypoints, Istio's original ambient
+ * design): the Gateway it comes from, the Service that fronts it (port 15008) and the identity
+ * it runs as, which ztunnel expects when it connects and the destination accepts traffic from.
+ */
+export interface WaypointBinding {
+  /** `namespace/name` of the Gateway. */
+  readonly gateway: string;
+  /** `namespace/hostname` of the waypoint's Service. */
+  readonly service: string;
+  readonly hbonePort: number;
+  readonly identity: { readonly trustDomain: string; readonly namespace: string; readonly serviceAccount: string };
+}
+
 export interface Workload {
   /** `<cluster>//Pod/<namespace>/<name>`, stable across recompiles. */
   readonly uid: string;
@@ -30,6 +44,8 @@ export interface Workload {
   readonly canonicalRevision: string;
   /** `namespace/hostname` of each service this workload backs → its resolved port mappings. */
   readonly services: Readonly<Record<string, readonly PortMapping[]>>;
+  /** Set when the workload's service account has a waypoint. */
+  readonly waypoint?: WaypointBinding;
 }
 
 export interface ServicePortSpec {
