@@ -109,7 +109,7 @@ export class ConfigService {
     }
     if (this.snapshotCache?.n !== current) {
       const model = this.store.model;
-      this.snapshotCache = { n: current, message: { snapshot: { version: this.version(), workloads: model.workloads, services: model.services } } };
+      this.snapshotCache = { n: current, message: { snapshot: { version: this.version(), workloads: model.workloads, services: model.services, authorizations: model.authorizations } } };
     }
     call.write(this.snapshotCache.message);
   }

@@ -8,6 +8,8 @@ import type { Resource } from './decode.js';
 import { waypointFor } from './gateway-decoders.js';
 import { serviceKey, TunnelProtocol, WorkloadStatus, type MeshModel, type PortMapping, type Service, type ServicePortSpec, type WaypointBinding, type Workload } from './model.js';
 import type { NamespaceResource, PodResource, ServiceResource } from './resources.js';
+import type { AuthorizationPolicyResource, PeerAuthenticationResource } from './security-resources.js';
+import { compileAuthorization } from './compile-authorization.js';
 
 export const dataplaneModeLabel = 'istio.io/dataplane-mode';
 
@@ -23,6 +25,8 @@ export interface CompileOptions {
   readonly trustDomain: string;
   readonly clusterDomain?: string;
   readonly clusterId?: string;
+  /** Where mesh-wide (GLOBAL) policies live; Istio's default. */
+  readonly rootNamespace?: string;
   /** Workloads of the last compile by pod object: an unchanged pod keeps its Workload object, so
    *  diffs can compare by identity (an edit to one file must not cost a full re-serialization). */
   readonly cache?: WeakMap<PodResource, Workload>;
@@ -90,11 +94,17 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
   /** `namespace/serviceAccount` → its waypoint; two waypoints for one account: the first by name wins. */
   const waypoints = new Map<string, WaypointBinding>();
   const gateways = resources.filter((r) => r.kind === 'Gateway').sort((a, b) => (a.meta.name < b.meta.name ? -1 : 1));
+  const policies: AuthorizationPolicyResource[] = [];
+  const peerAuths: PeerAuthenticationResource[] = [];
   for (const r of resources) {
     if (r.kind === 'Namespace') namespaces.set(r.meta.name, r);
     else if (r.kind === 'Pod') pods.push(r);
     else if (r.kind === 'Service') svcs.push(r);
+    else if (r.kind === 'AuthorizationPolicy') policies.push(r);
+    else if (r.kind === 'PeerAuthentication') peerAuths.push(r);
   }
+  const authz = compileAuthorization(policies, peerAuths, opts.rootNamespace);
+  warnings.push(...authz.warnings);
   for (const gw of gateways) {
     if (gw.kind !== 'Gateway') continue;
     const forSa = waypointFor(gw);
@@ -164,9 +174,10 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
     const protocol = isEnrolled(pod, namespaces.get(pod.meta.namespace)) ? TunnelProtocol.Hbone : TunnelProtocol.None;
     // A waypoint never fronts itself (its own pods run as the waypoint account, not the served one).
     const waypoint = protocol === TunnelProtocol.Hbone ? waypoints.get(`${pod.meta.namespace}/${pod.spec.serviceAccountName}`) : undefined;
+    const authorizationPolicies = authz.policiesFor(pod);
     const cached = opts.cache?.get(pod);
     if (cached && cached.tunnelProtocol === protocol && cached.trustDomain === opts.trustDomain && JSON.stringify(cached.waypoint) === JSON.stringify(waypoint) &&
-      JSON.stringify(cached.services) === JSON.stringify(services)) {
+      JSON.stringify(cached.services) === JSON.stringify(services) && cached.authorizationPolicies.join('\n') === authorizationPolicies.join('\n')) {
       workloads.push(cached);
       continue;
     }
@@ -187,11 +198,12 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
       canonicalRevision: c.revision,
       services,
       ...(waypoint ? { waypoint } : {}),
+      authorizationPolicies,
     };
     opts.cache?.set(pod, workload);
     workloads.push(workload);
   }
   workloads.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
   services.sort((a, b) => (serviceKey(a) < serviceKey(b) ? -1 : serviceKey(a) > serviceKey(b) ? 1 : 0));
-  return { model: { workloads, services }, warnings };
+  return { model: { workloads, services, authorizations: authz.authorizations }, warnings };
 }

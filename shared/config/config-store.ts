@@ -30,7 +30,7 @@ export class ConfigStore {
   private readonly compileOptions: CompileOptions;
   private readonly workloadCache = new WeakMap<PodResource, Workload>();
   private readonly listeners = new Set<ModelListener>();
-  private currentModel: MeshModel = { workloads: [], services: [] };
+  private currentModel: MeshModel = { workloads: [], services: [], authorizations: [] };
   private currentIndex = new ModelIndex(this.currentModel);
   private currentVersion = 0;
   private currentErrors: ConfigError[] = [];
@@ -76,7 +76,9 @@ export class ConfigStore {
     this.currentWarnings = warnings;
     const workloads = diff(new Map(this.currentModel.workloads.map((w) => [w.uid, w])), new Map(model.workloads.map((w) => [w.uid, w])));
     const services = diff(new Map(this.currentModel.services.map((s) => [serviceKey(s), s])), new Map(model.services.map((s) => [serviceKey(s), s])));
-    if (workloads.upserted.length + workloads.removed.length + services.upserted.length + services.removed.length === 0) return undefined;
+    const authorizations = diff(new Map(this.currentModel.authorizations.map((a) => [a.name, a])), new Map(model.authorizations.map((a) => [a.name, a])));
+    const changed = [workloads, services, authorizations].some((d) => d.upserted.length + d.removed.length > 0);
+    if (!changed) return undefined;
     this.currentModel = model;
     this.currentIndex = new ModelIndex(model);
     this.currentVersion++;
@@ -86,6 +88,8 @@ export class ConfigStore {
       removedWorkloads: workloads.removed,
       upsertedServices: services.upserted,
       removedServices: services.removed,
+      upsertedAuthorizations: authorizations.upserted,
+      removedAuthorizations: authorizations.removed,
     };
     for (const listener of this.listeners) listener(delta);
     return delta;

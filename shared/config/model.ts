@@ -1,5 +1,9 @@
 // The compiled mesh model every proxy decides from, in Istio's workload-API vocabulary
-// (istio.workload.Workload / Service): plain data, built by compile-model.ts.
+// (istio.workload.Workload / Service, istio.security.Authorization): plain data, built by
+// compile-model.ts and compile-authorization.ts.
+import type { Authorization } from './compile-authorization.js';
+
+export type { Authorization };
 
 export const TunnelProtocol = { Hbone: 'HBONE', None: 'NONE' } as const;
 export type TunnelProtocol = (typeof TunnelProtocol)[keyof typeof TunnelProtocol];
@@ -46,6 +50,8 @@ export interface Workload {
   readonly services: Readonly<Record<string, readonly PortMapping[]>>;
   /** Set when the workload's service account has a waypoint. */
   readonly waypoint?: WaypointBinding;
+  /** Names of the WORKLOAD_SELECTOR Authorizations that apply to it (incl. folded PeerAuthentication). */
+  readonly authorizationPolicies: readonly string[];
 }
 
 export interface ServicePortSpec {
@@ -67,17 +73,21 @@ export interface Service {
   readonly headless: boolean;
 }
 
-/** What changed between two models: upserted objects, and removed uids / service keys. */
+/** What changed between two models: upserted objects, and removed uids / service keys / names. */
 export interface ModelChanges {
   readonly upsertedWorkloads: readonly Workload[];
   readonly removedWorkloads: readonly string[];
   readonly upsertedServices: readonly Service[];
   readonly removedServices: readonly string[];
+  readonly upsertedAuthorizations: readonly Authorization[];
+  readonly removedAuthorizations: readonly string[];
 }
 
 export interface MeshModel {
   readonly workloads: readonly Workload[];
   readonly services: readonly Service[];
+  /** L4 policies for ztunnel, PeerAuthentication folded in. */
+  readonly authorizations: readonly Authorization[];
 }
 
 export function serviceKey(s: Pick<Service, 'namespace' | 'hostname'>): string {

@@ -4,9 +4,9 @@
 // as a diff against what it holds, so a control-plane restart never wipes state. Listeners get
 // only real changes. A message that cannot be applied is nacked and changes nothing.
 import grpc, { type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
-import { serviceKey, type Service, type Workload } from '../config/model.js';
+import { serviceKey, type Authorization, type Service, type Workload } from '../config/model.js';
 import type { Logger } from '../log.js';
-import { configServiceDefinition, type ClientMessage, type ConfigVersion, type ProxyKind, type ServerMessage, type VersionedChanges } from './config-protocol.js';
+import { configServiceDefinition, type ClientMessage, type ConfigVersion, type ModelPayload, type ProxyKind, type ServerMessage, type VersionedChanges } from './config-protocol.js';
 
 /** What a message changed in the replica (a snapshot is reported as its diff). */
 export type AppliedDelta = VersionedChanges;
@@ -29,6 +29,11 @@ function validWorkload(w: unknown): w is Workload {
   return typeof x?.uid === 'string' && typeof x.namespace === 'string' && Array.isArray(x.addresses) && typeof x.serviceAccount === 'string';
 }
 
+function validAuthorization(a: unknown): a is Authorization {
+  const x = a as Partial<Authorization>;
+  return typeof x?.name === 'string' && typeof x.scope === 'string' && typeof x.action === 'string' && Array.isArray(x.rules);
+}
+
 function validService(s: unknown): s is Service {
   const x = s as Partial<Service>;
   return typeof x?.hostname === 'string' && typeof x.namespace === 'string' && Array.isArray(x.addresses) && Array.isArray(x.ports);
@@ -37,6 +42,7 @@ function validService(s: unknown): s is Service {
 export class ConfigClient {
   readonly workloads = new Map<string, Workload>();
   readonly services = new Map<string, Service>();
+  readonly authorizations = new Map<string, Authorization>();
   private version?: ConfigVersion;
   private readonly opts: ConfigClientOptions;
   private readonly log: Logger;
@@ -123,7 +129,7 @@ export class ConfigClient {
     try {
       if ('snapshot' in msg && msg.snapshot) {
         version = msg.snapshot.version;
-        applied = this.applySnapshot(msg.snapshot.version, msg.snapshot.workloads, msg.snapshot.services);
+        applied = this.applySnapshot(msg.snapshot.version, msg.snapshot);
       } else if ('delta' in msg && msg.delta) {
         version = msg.delta.version;
         applied = this.applyDelta(msg.delta);
@@ -141,41 +147,37 @@ export class ConfigClient {
       this.connectedOnce = true;
       this.resolveFirst();
     }
-    if (applied.upsertedWorkloads.length + applied.removedWorkloads.length + applied.upsertedServices.length + applied.removedServices.length > 0) {
+    const sizes = [applied.upsertedWorkloads, applied.removedWorkloads, applied.upsertedServices, applied.removedServices, applied.upsertedAuthorizations, applied.removedAuthorizations];
+    if (sizes.some((list) => list.length > 0)) {
       for (const l of this.listeners) l(applied);
     }
   }
 
-  private applySnapshot(version: ConfigVersion, workloads: readonly Workload[], services: readonly Service[]): AppliedDelta {
-    if (!Array.isArray(workloads) || !Array.isArray(services)) throw new Error('snapshot lacks workloads or services');
-    const bad = workloads.find((w) => !validWorkload(w)) ?? services.find((s) => !validService(s));
-    if (bad !== undefined) throw new Error(`malformed entry in snapshot: ${JSON.stringify(bad).slice(0, 120)}`);
-    const nextW = new Map(workloads.map((w) => [w.uid, w]));
-    const nextS = new Map(services.map((s) => [serviceKey(s), s]));
-    if (this.workloads.size === 0 && this.services.size === 0) {
-      // First snapshot: everything is new, nothing to compare.
-      const delta: AppliedDelta = { version, upsertedWorkloads: workloads, removedWorkloads: [], upsertedServices: services, removedServices: [] };
-      this.commit(delta);
-      return delta;
-    }
+  private applySnapshot(version: ConfigVersion, payload: ModelPayload): AppliedDelta {
+    const { workloads, services, authorizations } = payload;
+    if (!Array.isArray(workloads) || !Array.isArray(services) || !Array.isArray(authorizations)) throw new Error('snapshot lacks workloads, services or authorizations');
+    this.validate(workloads, services, authorizations);
     const delta: AppliedDelta = {
       version,
-      upsertedWorkloads: workloads.filter((w) => JSON.stringify(this.workloads.get(w.uid)) !== JSON.stringify(w)),
-      removedWorkloads: [...this.workloads.keys()].filter((k) => !nextW.has(k)),
-      upsertedServices: services.filter((s) => JSON.stringify(this.services.get(serviceKey(s))) !== JSON.stringify(s)),
-      removedServices: [...this.services.keys()].filter((k) => !nextS.has(k)),
-    };
+      ...changesAgainst(this.workloads, workloads, (w) => w.uid, 'Workloads'),
+      ...changesAgainst<Service, 'Services'>(this.services, services, serviceKey, 'Services'),
+      ...changesAgainst(this.authorizations, authorizations, (a) => a.name, 'Authorizations'),
+    } as AppliedDelta;
     this.commit(delta);
     return delta;
   }
 
   private applyDelta(d: AppliedDelta): AppliedDelta {
-    const parts = [d.upsertedWorkloads, d.removedWorkloads, d.upsertedServices, d.removedServices];
+    const parts = [d.upsertedWorkloads, d.removedWorkloads, d.upsertedServices, d.removedServices, d.upsertedAuthorizations, d.removedAuthorizations];
     if (parts.some((p) => !Array.isArray(p))) throw new Error('delta lacks a list');
-    const bad = d.upsertedWorkloads.find((w) => !validWorkload(w)) ?? d.upsertedServices.find((s) => !validService(s));
-    if (bad !== undefined) throw new Error(`malformed entry in delta: ${JSON.stringify(bad).slice(0, 120)}`);
+    this.validate(d.upsertedWorkloads, d.upsertedServices, d.upsertedAuthorizations);
     this.commit(d);
     return d;
+  }
+
+  private validate(workloads: readonly unknown[], services: readonly unknown[], authorizations: readonly unknown[]): void {
+    const bad = workloads.find((w) => !validWorkload(w)) ?? services.find((s) => !validService(s)) ?? authorizations.find((a) => !validAuthorization(a));
+    if (bad !== undefined) throw new Error(`malformed entry: ${JSON.stringify(bad).slice(0, 120)}`);
   }
 
   private commit(d: AppliedDelta): void {
@@ -183,5 +185,16 @@ export class ConfigClient {
     for (const uid of d.removedWorkloads) this.workloads.delete(uid);
     for (const s of d.upsertedServices) this.services.set(serviceKey(s), s);
     for (const key of d.removedServices) this.services.delete(key);
+    for (const a of d.upsertedAuthorizations) this.authorizations.set(a.name, a);
+    for (const name of d.removedAuthorizations) this.authorizations.delete(name);
   }
+}
+
+/** What replacing `held` by `next` changes: upserted (new or different) and removed keys. */
+function changesAgainst<T, N extends string>(held: ReadonlyMap<string, T>, next: readonly T[], key: (t: T) => string, noun: N): Record<`upserted${N}`, T[]> & Record<`removed${N}`, string[]> {
+  const nextKeys = new Set(next.map(key));
+  // A first snapshot has nothing to compare with.
+  const upserted = held.size === 0 ? [...next] : next.filter((t) => JSON.stringify(held.get(key(t))) !== JSON.stringify(t));
+  const removed = [...held.keys()].filter((k) => !nextKeys.has(k));
+  return { [`upserted${noun}`]: upserted, [`removed${noun}`]: removed } as Record<`upserted${N}`, T[]> & Record<`removed${N}`, string[]>;
 }

@@ -4,7 +4,7 @@
 // the deltas it missed when the server still has them (same epoch), else with a snapshot that
 // the client applies as a diff, so its listeners see only real changes.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import type { ModelChanges, Service, Workload } from '../config/model.js';
+import type { Authorization, ModelChanges, Service, Workload } from '../config/model.js';
 import { deserializeJson, serializeJson } from './json-codec.js';
 
 export type ProxyKind = 'ztunnel' | 'waypoint';
@@ -23,6 +23,7 @@ export type ClientMessage =
 export interface ModelPayload {
   readonly workloads: readonly Workload[];
   readonly services: readonly Service[];
+  readonly authorizations: readonly Authorization[];
 }
 
 /** A change set with the config version it brings the proxy to. */
