@@ -39,6 +39,9 @@ function clusterFiles(): string[] {
     const ns = `ns${s % namespaces}`;
     const docs = out[s % files]!;
     docs.push(`apiVersion: v1\nkind: Service\nmetadata: {name: svc${s}, namespace: ${ns}}\nspec: {clusterIP: 10.96.${s >> 8}.${s & 255}, selector: {app: svc${s}}, ports: [{name: http, port: 80, targetPort: http}]}\n`);
+    // One L4 policy per service: only callers from its own namespace and one other, on its port.
+    docs.push(`apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: svc${s}-callers, namespace: ${ns}}\n` +
+      `spec: {selector: {matchLabels: {app: svc${s}}}, action: ALLOW, rules: [{from: [{source: {namespaces: [${ns}, ns${(s + 1) % namespaces}]}}], to: [{operation: {ports: ["8080"]}}]}]}\n`);
     for (let i = 0; i < podsPerService; i++) docs.push(podYaml(ns, s, i));
   }
   return out.map((docs) => docs.join('---\n'));
@@ -67,7 +70,7 @@ async function main(): Promise<void> {
   mkdirSync(meshDir);
   const texts = clusterFiles();
   texts.forEach((t, i) => writeFileSync(join(meshDir, `part-${i}.yaml`), t));
-  console.log(`synthetic cluster: ${namespaces} namespaces, ${services} services, ${services * podsPerService} pods in ${files} files (${(texts.reduce((a, t) => a + t.length, 0) / 1e6).toFixed(1)} MB of YAML)`);
+  console.log(`synthetic cluster: ${namespaces} namespaces, ${services} services, ${services * podsPerService} pods, ${services} AuthorizationPolicies in ${files} files (${(texts.reduce((a, t) => a + t.length, 0) / 1e6).toFixed(1)} MB of YAML)`);
 
   // 1. Full parse + decode + compile, in this process, three times.
   const times: number[] = [];
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
     store.update((set) => texts.forEach((t, i) => set.applyText(`part-${i}.yaml`, t)));
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (store.model.workloads.length !== services * podsPerService) throw new Error(`compiled ${store.model.workloads.length} workloads`);
+    if (store.model.authorizations.length !== services) throw new Error(`compiled ${store.model.authorizations.length} authorizations: ${store.errors.slice(0, 3).map((e) => e.reason).join('; ')}`);
   }
   times.sort((a, b) => a - b);
   console.log(`full load (parse + decode + compile + index): median ${times[1]!.toFixed(0)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')})`);

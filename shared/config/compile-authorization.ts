@@ -33,7 +33,8 @@ export interface Authorization {
 export const defaultRootNamespace = 'istio-system';
 
 function selects(matchLabels: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
+  for (const k in matchLabels) if (labels[k] !== matchLabels[k]) return false;
+  return true;
 }
 
 const emptySource = { principals: [], requestPrincipals: [], notRequestPrincipals: [], namespaces: [], notNamespaces: [], serviceAccounts: [], notServiceAccounts: [], ipBlocks: [], notIpBlocks: [], remoteIpBlocks: [], notRemoteIpBlocks: [] };
@@ -61,10 +62,14 @@ export function compileAuthorization(
   policies: readonly AuthorizationPolicyResource[],
   peerAuths: readonly PeerAuthenticationResource[],
   rootNamespace = defaultRootNamespace,
+  /** The last compile's Authorization per policy object: unchanged policies keep their object. */
+  cache?: WeakMap<AuthorizationPolicyResource, Authorization>,
 ): AuthorizationCompile {
   const authorizations: Authorization[] = [];
   const warnings: ConfigError[] = [];
-  const selectorPolicies: { auth: Authorization; matchLabels: Readonly<Record<string, string>> }[] = [];
+  /** Selector policies by `namespace, first label=value`: a pod is only checked against policies
+   *  that share its namespace and one of its labels. */
+  const selectorPolicies = new Map<string, { auth: Authorization; matchLabels: Readonly<Record<string, string>> }[]>();
   for (const p of [...policies].sort((a, b) => `${a.meta.namespace}/${a.meta.name}`.localeCompare(`${b.meta.namespace}/${b.meta.name}`))) {
     if (p.spec.targetRefs.length > 0) continue; // waypoint policy
     if (!p.spec.supported || p.spec.action === 'CUSTOM') {
@@ -78,9 +83,16 @@ export function compileAuthorization(
       const effect = p.spec.action === 'ALLOW' ? 'those rules never match at ztunnel (fails closed)' : 'ztunnel denies all traffic those rules select (fails closed)';
       warnings.push({ source: 'model', kind: 'AuthorizationPolicy', namespace: p.meta.namespace, name: p.meta.name, path: 'spec.rules', reason: `uses L7 fields without a waypoint: ${effect}; attach it to a waypoint with targetRefs` });
     }
-    const auth: Authorization = { name: `${p.meta.namespace}/${p.meta.name}`, namespace: p.meta.namespace, scope, action: p.spec.action as Authorization['action'], rules, dryRun: p.spec.dryRun };
+    const auth: Authorization = cache?.get(p) ?? { name: `${p.meta.namespace}/${p.meta.name}`, namespace: p.meta.namespace, scope, action: p.spec.action as Authorization['action'], rules, dryRun: p.spec.dryRun };
+    cache?.set(p, auth);
     authorizations.push(auth);
-    if (selector) selectorPolicies.push({ auth, matchLabels: selector });
+    if (selector) {
+      const [k, v] = Object.entries(selector)[0]!;
+      const key = `${p.meta.namespace}\u0000${k}=${v}`;
+      const list = selectorPolicies.get(key) ?? [];
+      list.push({ auth, matchLabels: selector });
+      selectorPolicies.set(key, list);
+    }
   }
 
   // PeerAuthentication: at most one per scope counts (the first by name; Istio takes the oldest).
@@ -129,7 +141,13 @@ export function compileAuthorization(
     policiesFor(pod: PodResource): string[] {
       let names = perPod.get(pod);
       if (!names) {
-        names = selectorPolicies.filter((s) => s.auth.namespace === pod.meta.namespace && selects(s.matchLabels, pod.meta.labels)).map((s) => s.auth.name);
+        names = [];
+        for (const k in pod.meta.labels) {
+          for (const s of selectorPolicies.get(`${pod.meta.namespace}\u0000${k}=${pod.meta.labels[k]}`) ?? []) {
+            if (selects(s.matchLabels, pod.meta.labels) && !names.includes(s.auth.name)) names.push(s.auth.name);
+          }
+        }
+        names.sort();
         const pa = foldedFor(pod);
         if (pa) names.push(pa);
         perPod.set(pod, names);

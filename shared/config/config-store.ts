@@ -2,11 +2,10 @@
 // ResourceSet; every update recompiles the model, and when anything changed bumps the version,
 // rebuilds the index and tells subscribers exactly what was upserted and removed.
 import type { ConfigError } from './config-error.js';
-import { compileModel, type CompileOptions } from './compile-model.js';
+import { compileModel, newCompileCache, type CompileOptions } from './compile-model.js';
 import { ModelIndex } from './model-index.js';
 import { serviceKey, type MeshModel, type ModelChanges, type Service, type Workload } from './model.js';
 import { ResourceSet } from './resource-set.js';
-import type { PodResource } from './resources.js';
 
 export interface ModelDelta extends ModelChanges {
   readonly version: number;
@@ -28,7 +27,7 @@ function diff<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>):
 export class ConfigStore {
   readonly resources: ResourceSet;
   private readonly compileOptions: CompileOptions;
-  private readonly workloadCache = new WeakMap<PodResource, Workload>();
+  private readonly compileCache = newCompileCache();
   private readonly listeners = new Set<ModelListener>();
   private currentModel: MeshModel = { workloads: [], services: [], authorizations: [] };
   private currentIndex = new ModelIndex(this.currentModel);
@@ -71,7 +70,7 @@ export class ConfigStore {
   update(change: (resources: ResourceSet) => void): ModelDelta | undefined {
     change(this.resources);
     const { resources, errors } = this.resources.resolve();
-    const { model, warnings } = compileModel(resources, { ...this.compileOptions, cache: this.workloadCache });
+    const { model, warnings } = compileModel(resources, { ...this.compileOptions, cache: this.compileCache });
     this.currentErrors = errors;
     this.currentWarnings = warnings;
     const workloads = diff(new Map(this.currentModel.workloads.map((w) => [w.uid, w])), new Map(model.workloads.map((w) => [w.uid, w])));
