@@ -1,4 +1,6 @@
-// `ambit controlplane`: the control plane process (file source today; Kubernetes source next).
+// `ambit controlplane`: the control plane process, fed by the file source or the Kubernetes API
+// server (--source kube: KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { ControlPlane } from '../controlplane/control-plane.js';
 import { createLogger } from '../shared/log.js';
@@ -6,7 +8,7 @@ import { createLogger } from '../shared/log.js';
 export function registerControlPlaneCommand(program: Command): void {
   program.command('controlplane')
     .description('watch a source of mesh resources, push the compiled model to proxies and sign their certificates')
-    .requiredOption('--source <source>', 'file:<dir or file> (the embedded default); kube is not implemented yet')
+    .requiredOption('--source <source>', 'file:<dir or file> (the embedded default), or kube (KUBECONFIG or in-cluster)')
     .option('--listen <host:port>', 'gRPC (config stream + CA) address', '127.0.0.1:15012')
     .option('--ca-dir <dir>', 'CA directory: loaded if present, else created', './ambit-ca')
     .option('--tokens <file>', 'bootstrap tokens for the CA (YAML: tokens: [{token, kind: ztunnel, node} | {token, kind: waypoint, identity}])')
@@ -14,9 +16,18 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--log-level <level>', 'pino level', 'info')
     .action(async (o: { source: string; listen: string; caDir: string; tokens?: string; trustDomain: string; logLevel: string }) => {
       const logger = createLogger({ level: o.logLevel, name: 'controlplane' });
-      if (!o.source.startsWith('file:')) throw new Error(`unsupported --source ${JSON.stringify(o.source)}: use file:<path> (kube is not implemented yet)`);
+      let source: ConstructorParameters<typeof ControlPlane>[0]['source'];
+      if (o.source === 'kube') {
+        const kubeConfig = new KubeConfig();
+        kubeConfig.loadFromDefault();
+        source = { kind: 'kube', kubeConfig };
+      } else if (o.source.startsWith('file:')) {
+        source = { kind: 'file', path: o.source.slice('file:'.length) };
+      } else {
+        throw new Error(`unsupported --source ${JSON.stringify(o.source)}: use file:<path> or kube`);
+      }
       const cp = new ControlPlane({
-        source: { kind: 'file', path: o.source.slice('file:'.length) },
+        source,
         listen: o.listen,
         caDir: o.caDir,
         trustDomain: o.trustDomain,

@@ -3,6 +3,7 @@
 // directory) and its own serving certificate.
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import grpc from '@grpc/grpc-js';
 import { ConfigStore } from '../shared/config/config-store.js';
 import { FileSource } from '../shared/config/file-source.js';
@@ -15,9 +16,10 @@ import { controlPlaneServerCredentials } from '../shared/xds/credentials.js';
 import { CaService } from './ca-service.js';
 import { loadBootstrapTokens, type CallerAuthenticator } from './caller-auth.js';
 import { ConfigService } from './config-service.js';
+import { KubeSource } from './kube-source.js';
 
 export interface ControlPlaneOptions {
-  readonly source: { readonly kind: 'file'; readonly path: string };
+  readonly source: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'kube'; readonly kubeConfig: KubeConfig };
   readonly listen: string;
   readonly caDir: string;
   readonly trustDomain: string;
@@ -35,6 +37,7 @@ export class ControlPlane {
   private readonly opts: ControlPlaneOptions;
   private server?: grpc.Server;
   private fileSource?: FileSource;
+  private kubeSource?: KubeSource;
   private configService?: ConfigService;
   port = 0;
 
@@ -49,8 +52,14 @@ export class ControlPlane {
     // Serving certificate: long-lived enough for a control plane run (rotation of the serving
     // certificate without restart is not implemented yet).
     const cert = await ca.issue(controlPlaneIdentity(this.opts.trustDomain), { ttlMs: 30 * 86_400_000 });
-    this.fileSource = new FileSource({ path: this.opts.source.path, store: this.store, logger: log });
-    await this.fileSource.start();
+    const source = this.opts.source;
+    if (source.kind === 'file') {
+      this.fileSource = new FileSource({ path: source.path, store: this.store, logger: log });
+      await this.fileSource.start();
+    } else {
+      this.kubeSource = new KubeSource({ kubeConfig: source.kubeConfig, store: this.store, logger: log });
+      await this.kubeSource.start();
+    }
     const authenticate: CallerAuthenticator = this.opts.tokensFile ? await loadBootstrapTokens(this.opts.tokensFile) : async () => undefined;
     this.configService = new ConfigService({ store: this.store, logger: log });
     const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
@@ -59,12 +68,13 @@ export class ControlPlane {
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(this.opts.listen, controlPlaneServerCredentials(cert), (err, p) => (err ? reject(err) : resolve(p))));
     this.server = server;
-    log.info({ listen: this.opts.listen, port: this.port, identity: formatIdentity(cert.identity), source: this.opts.source, version: this.store.version,
+    log.info({ listen: this.opts.listen, port: this.port, identity: formatIdentity(cert.identity), source: source.kind === 'file' ? source : { kind: 'kube', server: source.kubeConfig.getCurrentCluster()?.server }, version: this.store.version,
       workloads: this.store.model.workloads.length, services: this.store.model.services.length }, 'control plane ready');
   }
 
   async stop(): Promise<void> {
     this.fileSource?.close();
+    this.kubeSource?.close();
     this.configService?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.tryShutdown(() => resolve()) : resolve()));
   }
