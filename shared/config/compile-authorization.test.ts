@@ -157,4 +157,22 @@ spec:
     const rule = model.authorizations.find((a) => a.name.endsWith('strict_ports_9000'))!.rules[0]!.rule;
     assert.deepEqual(rule.to[0]!.ports, [9000]);
   });
+
+  it('warns about a selector policy naming a port no selected workload exposes', () => {
+    const text = base.replace('metadata: {name: db, namespace: demo, labels: {app: db}}\nspec: {containers: [{name: c}]}',
+      'metadata: {name: db, namespace: demo, labels: {app: db}}\nspec: {containers: [{name: c, ports: [{containerPort: 5432}]}]}');
+    const { warnings } = compileModel(load(`${text}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: db-port, namespace: demo}
+spec:
+  selector: {matchLabels: {app: db}}
+  action: ALLOW
+  rules: [{to: [{operation: {ports: ["80", "5432"]}}]}]
+`), { trustDomain: 'cluster.local' });
+    const messages = warnings.map((w) => `${w.namespace}/${w.name} ${w.path}: ${w.reason}`);
+    assert.deepEqual(messages.filter((m) => m.includes('db-port')), [
+      'demo/db-port spec.rules[0].to[0].operation.ports: port 80 is not a port of any workload this policy selects (they expose 5432); policies match the workload\'s port, not the service port',
+    ]);
+  });
 });

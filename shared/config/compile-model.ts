@@ -240,7 +240,44 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
     opts.cache?.workloads.set(pod, workload);
     workloads.push(workload);
   }
+  warnings.push(...missingPortWarnings(policies, pods, authz.policiesFor));
   workloads.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
   services.sort((a, b) => (serviceKey(a) < serviceKey(b) ? -1 : serviceKey(a) > serviceKey(b) ? 1 : 0));
   return { model: { workloads, services, authorizations: authz.authorizations }, warnings };
+}
+
+/**
+ * A selector policy whose rules name a port that none of the workloads it selects exposes is
+ * almost always a mistake (a service port written where the pod's port belongs): warn, naming it.
+ * Pods that declare no ports at all are not held against the policy.
+ */
+function missingPortWarnings(policies: readonly AuthorizationPolicyResource[], pods: readonly PodResource[], policiesFor: (pod: PodResource) => string[]): ConfigError[] {
+  const exposed = new Map<string, Set<number> | 'unknown'>();
+  for (const pod of pods) {
+    for (const name of policiesFor(pod)) {
+      const known = exposed.get(name);
+      if (known === 'unknown') continue;
+      if (pod.spec.ports.length === 0) {
+        exposed.set(name, 'unknown');
+        continue;
+      }
+      const set = known ?? new Set<number>();
+      for (const p of pod.spec.ports) set.add(p.containerPort);
+      exposed.set(name, set);
+    }
+  }
+  const out: ConfigError[] = [];
+  for (const p of policies) {
+    const ports = exposed.get(`${p.meta.namespace}/${p.meta.name}`);
+    if (!ports || ports === 'unknown') continue;
+    p.spec.rules.forEach((rule, r) => rule.to.forEach((to, t) => {
+      for (const port of to.ports) {
+        if (!ports.has(port)) {
+          out.push({ source: 'model', kind: 'AuthorizationPolicy', namespace: p.meta.namespace, name: p.meta.name, path: `spec.rules[${r}].to[${t}].operation.ports`,
+            reason: `port ${port} is not a port of any workload this policy selects (they expose ${[...ports].sort((a, b) => a - b).join(', ')}); policies match the workload's port, not the service port` });
+        }
+      }
+    }));
+  }
+  return out;
 }
