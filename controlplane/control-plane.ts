@@ -17,6 +17,7 @@ import { CaService } from './ca-service.js';
 import { loadBootstrapTokens, type CallerAuthenticator } from './caller-auth.js';
 import { ConfigService } from './config-service.js';
 import { KubeSource } from './kube-source.js';
+import { anyOf, tokenReviewAuthenticator } from './token-review.js';
 
 export interface ControlPlaneOptions {
   readonly source: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'kube'; readonly kubeConfig: KubeConfig };
@@ -60,7 +61,11 @@ export class ControlPlane {
       this.kubeSource = new KubeSource({ kubeConfig: source.kubeConfig, store: this.store, logger: log });
       await this.kubeSource.start();
     }
-    const authenticate: CallerAuthenticator = this.opts.tokensFile ? await loadBootstrapTokens(this.opts.tokensFile) : async () => undefined;
+    // Bootstrap tokens (if given) are checked first, locally, so they never reach the API server.
+    const bootstrap: CallerAuthenticator | undefined = this.opts.tokensFile ? await loadBootstrapTokens(this.opts.tokensFile) : undefined;
+    const authenticate: CallerAuthenticator = source.kind === 'kube'
+      ? anyOf(...(bootstrap ? [bootstrap] : []), tokenReviewAuthenticator({ kubeConfig: source.kubeConfig, trustDomain: this.opts.trustDomain, logger: log }))
+      : bootstrap ?? (async () => undefined);
     this.configService = new ConfigService({ store: this.store, logger: log });
     const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
     server.addService(configServiceDefinition, this.configService.implementation());
