@@ -1,8 +1,7 @@
 // `ambit controlplane`: the control plane process, fed by the file source or the Kubernetes API
 // server (--source kube: KUBECONFIG, ~/.kube/config, or the in-cluster service account).
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { ControlPlane } from '../controlplane/control-plane.js';
+import type { ControlPlane } from '../controlplane/control-plane.js';
 import { createLogger } from '../shared/log.js';
 
 export function registerControlPlaneCommand(program: Command): void {
@@ -16,6 +15,9 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--log-level <level>', 'pino level', 'info')
     .action(async (o: { source: string; listen: string; caDir: string; tokens?: string; trustDomain: string; logLevel: string }) => {
       const logger = createLogger({ level: o.logLevel, name: 'controlplane' });
+      // Loaded only for this command: client-node and grpc-js cost ~0.6 s and ~80 MB at start-up,
+      // which every other ambit process (the HBONE tools, later ztunnel) must not pay.
+      const [{ ControlPlane }, { KubeConfig }] = await Promise.all([import('../controlplane/control-plane.js'), import('@kubernetes/client-node')]);
       let source: ConstructorParameters<typeof ControlPlane>[0]['source'];
       if (o.source === 'kube') {
         const kubeConfig = new KubeConfig();
