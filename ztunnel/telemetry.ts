@@ -1,0 +1,101 @@
+// Per-connection telemetry of ztunnel (facts §7.1–7.2): Istio's TCP metrics with reporter
+// `source` (outbound) or `destination` (inbound), and exactly one access-log line per connection
+// when it ends — INFO on success, ERROR with `error` on failure (early refusals included).
+import type { Service, Workload } from '../shared/config/model.js';
+import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
+import type { Logger } from '../shared/log.js';
+import { trafficLabels, workloadName, type ResponseFlag, type TcpMetrics, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
+import type { SocketAddress } from './orig-dst.js';
+
+const fmt = (a: SocketAddress | undefined): string | undefined => (a === undefined ? undefined : a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`);
+
+export interface ConnectionFacts {
+  readonly direction: 'inbound' | 'outbound';
+  readonly src: SocketAddress;
+  readonly srcWorkload?: Workload;
+  /** The mTLS peer (inbound) or the source workload's identity (outbound HBONE). */
+  readonly srcIdentity?: Identity;
+  /** The L4 next hop ztunnel connected to (`…:15008` for HBONE), or the original destination. */
+  readonly dst: SocketAddress;
+  /** The CONNECT authority, for HBONE. */
+  readonly hboneAddr?: string;
+  readonly dstService?: Service;
+  readonly dstWorkload?: Workload;
+  readonly dstIdentity?: Identity;
+  readonly mtls: boolean;
+}
+
+/** One connection's telemetry: open() once established, then end(); or fail() if it never was. */
+export class ConnectionTelemetry {
+  private readonly facts: ConnectionFacts;
+  private readonly metrics: TcpMetrics;
+  private readonly log: Logger;
+  private readonly startedAt = Date.now();
+  private labels?: TrafficLabels;
+  private finished = false;
+
+  constructor(facts: ConnectionFacts, metrics: TcpMetrics, accessLog: Logger) {
+    this.facts = facts;
+    this.metrics = metrics;
+    this.log = accessLog;
+  }
+
+  private labelsFor(flag: ResponseFlag): TrafficLabels {
+    const f = this.facts;
+    return trafficLabels({
+      reporter: f.direction === 'outbound' ? 'source' : 'destination',
+      ...(f.srcWorkload ? { source: f.srcWorkload } : {}),
+      ...(f.srcIdentity ? { sourcePrincipal: f.srcIdentity } : {}),
+      ...(f.dstWorkload ? { destination: f.dstWorkload } : {}),
+      ...(f.dstIdentity ? { destinationPrincipal: f.dstIdentity } : {}),
+      ...(f.dstService ? { service: f.dstService } : {}),
+      mtls: f.mtls,
+      flag,
+    });
+  }
+
+  open(): void {
+    if (this.labels || this.finished) return;
+    this.labels = this.labelsFor('-');
+    this.metrics.open(this.labels);
+    this.log.debug(this.fields(), 'connection opened');
+  }
+
+  /** The established connection ended. `error` set means it ended badly (reset, policy change...). */
+  end(bytes: { sent: number; received: number }, error?: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.labels) this.open();
+    this.metrics.close(this.labels!, bytes);
+    const fields = { ...this.fields(), bytes_sent: bytes.sent, bytes_recv: bytes.received, duration: `${Date.now() - this.startedAt}ms` };
+    if (error) this.log.error({ ...fields, error }, 'connection complete');
+    else this.log.info(fields, 'connection complete');
+  }
+
+  /** The connection was refused or could not be established. */
+  fail(flag: ResponseFlag, error: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.metrics.fail(this.labelsFor(flag));
+    this.log.error({ ...this.fields(), bytes_sent: 0, bytes_recv: 0, duration: `${Date.now() - this.startedAt}ms`, error }, 'connection failed');
+  }
+
+  private fields(): Record<string, unknown> {
+    const f = this.facts;
+    const out: Record<string, unknown> = { direction: f.direction, 'src.addr': fmt(f.src) };
+    if (f.srcWorkload) {
+      out['src.workload'] = workloadName(f.srcWorkload);
+      out['src.namespace'] = f.srcWorkload.namespace;
+    }
+    if (f.srcIdentity) out['src.identity'] = formatIdentity(f.srcIdentity);
+    out['dst.addr'] = fmt(f.dst);
+    if (f.hboneAddr) out['dst.hbone_addr'] = f.hboneAddr;
+    if (f.dstService) out['dst.service'] = f.dstService.hostname;
+    if (f.dstWorkload) {
+      out['dst.workload'] = workloadName(f.dstWorkload);
+      out['dst.namespace'] = f.dstWorkload.namespace;
+    }
+    if (f.dstIdentity) out['dst.identity'] = formatIdentity(f.dstIdentity);
+    return out;
+  }
+}
