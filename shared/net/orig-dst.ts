@@ -80,8 +80,8 @@ function loadFfi(): Ffi | { readonly failure: string } {
   try {
     // koffi's CommonJS entry, required synchronously: a resolver runs inside an accept handler.
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    // The process itself: libc is already mapped into Node (glibc or musl alike).
-    const libc = koffi.load(null as unknown as string);
+    // dlopen(NULL): the process itself, whose libc (glibc or musl) exports getsockopt.
+    const libc = koffi.load(null);
     const getsockopt = libc.func('int getsockopt(int, int, int, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)') as GetSockOpt;
     ffi = { getsockopt, errno: () => koffi.errno() };
   } catch (err) {
