@@ -4,12 +4,14 @@ import { Command } from 'commander';
 import { registerCaCommands } from './ca-commands.js';
 import { registerControlPlaneCommand } from './controlplane-command.js';
 import { registerHboneCommands } from './hbone-commands.js';
+import { registerZtunnelCommand } from './ztunnel-command.js';
 
 const program = new Command();
 program.name('ambit').description('Ambit: an ambient service mesh data plane (ztunnel, waypoint, control plane)').version('0.1.0');
 registerCaCommands(program);
 registerControlPlaneCommand(program);
 registerHboneCommands(program);
+registerZtunnelCommand(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ambit: ${(err as Error).message}\n`);
   process.exit(1);

@@ -12,7 +12,7 @@ import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import { caServiceDefinition } from '../shared/xds/ca-protocol.js';
 import { configServiceDefinition } from '../shared/xds/config-protocol.js';
-import { controlPlaneServerCredentials } from '../shared/xds/credentials.js';
+import { controlPlaneIdentity, controlPlaneServerCredentials } from '../shared/xds/credentials.js';
 import { CaService } from './ca-service.js';
 import { loadBootstrapTokens, type CallerAuthenticator } from './caller-auth.js';
 import { ConfigService } from './config-service.js';
@@ -28,10 +28,7 @@ export interface ControlPlaneOptions {
   readonly logger: Logger;
 }
 
-/** The control plane's own identity, which proxies expect when they connect. */
-export function controlPlaneIdentity(trustDomain: string): Identity {
-  return { trustDomain, namespace: 'ambit-system', serviceAccount: 'controlplane' };
-}
+export { controlPlaneIdentity };
 
 export class ControlPlane {
   readonly store: ConfigStore;

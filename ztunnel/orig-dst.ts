@@ -1,13 +1,8 @@
-// Where a captured connection was going. In production the kernel tells (SO_ORIGINAL_DST after
-// an iptables REDIRECT); the direct test tier injects these instead, with no iptables.
-import type { Socket } from 'node:net';
+// Where a captured connection was going. In production the kernel tells (kernelOriginalDst in
+// shared/net/orig-dst.ts, after an iptables REDIRECT); the direct test tier injects these instead.
+import type { OriginalDstResolver, SocketAddress } from '../shared/net/orig-dst.js';
 
-export interface SocketAddress {
-  readonly ip: string;
-  readonly port: number;
-}
-
-export type OriginalDstResolver = (socket: Socket) => SocketAddress | undefined;
+export type { OriginalDstResolver, SocketAddress };
 
 /** Strips the IPv4-mapped prefix Node reports on dual-stack sockets. */
 export function plainIp(ip: string | undefined): string | undefined {

@@ -78,6 +78,7 @@ export class Ztunnel {
   private draining = false;
   private stopped?: Promise<void>;
   private captureRun = Promise.resolve();
+  private readonly stoppedListeners: (() => void)[] = [];
   /** Connections closed because policy or workloads changed (for tests and /config_dump). */
   lateRejections = 0;
 
@@ -260,8 +261,14 @@ export class Ztunnel {
       this.certs.close();
       this.opts.state.close();
       this.log.info('ztunnel stopped');
+      for (const l of this.stoppedListeners) l();
     })();
     return this.stopped;
+  }
+
+  /** Called once shutdown() (SIGTERM, /quitquitquit) has finished. */
+  onStopped(listener: () => void): void {
+    this.stoppedListeners.push(listener);
   }
 
   configDump(): unknown {

@@ -16,3 +16,8 @@ export function controlPlaneChannelCredentials(rootsPem: string, expected: reado
     checkServerIdentity: (host: string, cert: PeerCertificate) => check(host, cert),
   });
 }
+
+/** The control plane's own identity, which proxies expect when they connect to it. */
+export function controlPlaneIdentity(trustDomain: string): Identity {
+  return { trustDomain, namespace: 'ambit-system', serviceAccount: 'controlplane' };
+}

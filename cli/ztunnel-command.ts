@@ -1,0 +1,137 @@
+// `ambit ztunnel`: the per-node proxy. Two ways to get its model and certificates:
+//   --control-plane HOST:PORT  the config stream + CA of `ambit controlplane` (TLS, verified by
+//                              --root-cert and the control plane's SPIFFE identity), with a token
+//   --config FILE|DIR          a local YAML (watched) and a local CA directory (--ca-dir), no control plane
+// Capture rules (iptables in this network namespace) are installed unless --no-capture.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createLogger } from '../shared/log.js';
+import { parseDuration, parseHostPort } from './duration.js';
+
+interface ZtunnelFlags {
+  node?: string;
+  controlPlane?: string;
+  rootCert?: string;
+  tokenFile?: string;
+  config?: string;
+  caDir?: string;
+  trustDomain: string;
+  capture: boolean;
+  listenHost: string;
+  metrics: string;
+  readiness: string;
+  admin: string;
+  drain: string;
+  connectTimeout: string;
+  logLevel: string;
+}
+
+const env = (name: string): string | undefined => process.env[name] || undefined;
+
+export function registerZtunnelCommand(program: Command): void {
+  program.command('ztunnel')
+    .description('run the node proxy: capture enrolled pods\' TCP, carry it over HBONE, enforce L4 policy')
+    .option('--node <name>', 'this node\'s name, as in pods\' spec.nodeName (env NODE_NAME)', env('NODE_NAME'))
+    .option('--control-plane <host:port>', 'control plane gRPC address (env AMBIT_CONTROL_PLANE)', env('AMBIT_CONTROL_PLANE'))
+    .option('--root-cert <file>', 'mesh root certificate(s) that sign the control plane\'s certificate (env AMBIT_ROOT_CERT)', env('AMBIT_ROOT_CERT'))
+    .option('--token-file <file>', 'bearer token for the CA: a bootstrap token or a projected service-account token (env AMBIT_TOKEN_FILE)', env('AMBIT_TOKEN_FILE'))
+    .option('--config <path>', 'run from a local YAML file or folder (watched) instead of a control plane')
+    .option('--ca-dir <dir>', 'with --config: the CA directory (`ambit ca init`) that signs this node\'s certificates')
+    .option('--trust-domain <td>', 'SPIFFE trust domain (env TRUST_DOMAIN)', env('TRUST_DOMAIN') ?? 'cluster.local')
+    .option('--no-capture', 'do not install iptables capture rules (they are set up by something else)')
+    .option('--listen-host <ip>', 'address of the 15001/15006/15008 listeners', '0.0.0.0')
+    .option('--metrics <host:port>', 'Prometheus metrics', '0.0.0.0:15020')
+    .option('--readiness <host:port>', 'readiness (/healthz/ready)', '0.0.0.0:15021')
+    .option('--admin <host:port>', 'admin (/config_dump); keep it on localhost', '127.0.0.1:15000')
+    .option('--drain <duration>', 'on SIGTERM, how long open connections may finish (env DRAIN_DURATION)', env('DRAIN_DURATION') ?? '20s')
+    .option('--connect-timeout <duration>', 'upstream and HBONE connect timeout', '10s')
+    .option('--log-level <level>', 'pino level', 'info')
+    .action(async (o: ZtunnelFlags) => {
+      const logger = createLogger({ level: o.logLevel, name: 'ztunnel' });
+      if (!o.node) throw new Error('--node (or NODE_NAME) is required');
+      if (!o.config === !o.controlPlane) throw new Error('give exactly one of --control-plane and --config');
+      const drainMs = parseDuration(o.drain);
+      const [{ Ztunnel }, { ZtunnelState, configClientSource, configStoreSource }, { kernelOriginalDst, originalDstSupport }] = await Promise.all([
+        import('../ztunnel/ztunnel.js'),
+        import('../ztunnel/state.js'),
+        import('../shared/net/orig-dst.js'),
+      ]);
+      let state: InstanceType<typeof ZtunnelState>;
+      let fetchCertificate: ConstructorParameters<typeof Ztunnel>[0]['fetchCertificate'];
+      if (o.config) {
+        if (!o.caDir) throw new Error('--config needs --ca-dir (a CA made by `ambit ca init`) to sign this node\'s certificates');
+        const [{ ConfigStore }, { FileSource }, { CertificateAuthority }] = await Promise.all([
+          import('../shared/config/config-store.js'), import('../shared/config/file-source.js'), import('../shared/identity/ca.js'),
+        ]);
+        const ca = await CertificateAuthority.loadFromDir(o.caDir, o.trustDomain);
+        const store = new ConfigStore({ trustDomain: o.trustDomain });
+        const files = new FileSource({ path: o.config, store, logger });
+        await files.start();
+        for (const e of store.errors) logger.warn({ error: e }, 'config error');
+        state = new ZtunnelState(configStoreSource(store, () => files.close()));
+        fetchCertificate = (id) => ca.issue(id);
+      } else {
+        if (!o.rootCert) throw new Error('--control-plane needs --root-cert to verify the control plane');
+        if (!o.tokenFile) throw new Error('--control-plane needs --token-file for the CA');
+        const [{ ConfigClient }, { CaClient }, { controlPlaneChannelCredentials, controlPlaneIdentity }] = await Promise.all([
+          import('../shared/xds/config-client.js'), import('../shared/xds/ca-client.js'), import('../shared/xds/credentials.js'),
+        ]);
+        const roots = readFileSync(o.rootCert, 'utf8');
+        const credentials = controlPlaneChannelCredentials(roots, [controlPlaneIdentity(o.trustDomain)]);
+        const tokenFile = o.tokenFile;
+        // Read per request: projected service-account tokens are rotated on disk by the kubelet.
+        const token = (): string => readFileSync(tokenFile, 'utf8').trim();
+        const client = new ConfigClient({ address: o.controlPlane!, credentials, node: o.node, kind: 'ztunnel', logger });
+        const ca = new CaClient({ address: o.controlPlane!, credentials, token });
+        client.start();
+        state = new ZtunnelState(configClientSource(client));
+        fetchCertificate = (id, signal) => ca.fetch(id, signal);
+      }
+      const { Counter, Registry } = await import('prom-client');
+      const registry = new Registry();
+      const repairs = new Counter({ name: 'ambit_capture_repairs_total', help: 'Times the capture rules were found changed underneath ztunnel, by result', labelNames: ['result'], registers: [registry] });
+      let capture: ConstructorParameters<typeof Ztunnel>[0]['capture'];
+      if (o.capture) {
+        const support = originalDstSupport();
+        if (!support.ok) throw new Error(`capture needs SO_ORIGINAL_DST: ${support.reason} (or run with --no-capture)`);
+        const { CaptureRules } = await import('../ztunnel/capture/capture-rules.js');
+        const rules = new CaptureRules({ logger, onRepair: (r) => repairs.inc({ result: r.ok ? 'restored' : 'failed' }) });
+        capture = {
+          reconcile: async (ips) => {
+            const r = await rules.reconcile(ips);
+            if (!r.ok) throw r.error;
+          },
+          remove: async () => {
+            const r = await rules.remove();
+            if (!r.ok) throw r.error;
+          },
+        };
+      }
+      const host = o.listenHost;
+      const ztunnel = new Ztunnel({
+        node: o.node,
+        trustDomain: o.trustDomain,
+        state,
+        fetchCertificate,
+        logger,
+        listen: {
+          outbound: [{ host, port: 15001 }],
+          inbound: [{ host, port: 15008 }],
+          inboundPlaintext: [{ host, port: 15006 }],
+          metrics: parseHostPort(o.metrics),
+          readiness: parseHostPort(o.readiness),
+          admin: parseHostPort(o.admin),
+        },
+        originalDst: { outbound: kernelOriginalDst, inbound: kernelOriginalDst, inboundPlaintext: kernelOriginalDst },
+        connectTimeoutMs: parseDuration(o.connectTimeout),
+        registry,
+        ...(capture ? { capture } : {}),
+      });
+      const quit = (): void => void ztunnel.shutdown(drainMs).then(() => process.exit(0));
+      process.once('SIGTERM', quit);
+      process.once('SIGINT', quit);
+      ztunnel.onStopped(() => process.exit(0));
+      await ztunnel.start();
+      logger.info({ node: o.node, source: o.config ? { config: o.config } : { controlPlane: o.controlPlane }, capture: o.capture }, 'ztunnel listening');
+    });
+}
