@@ -124,12 +124,15 @@ export class Ztunnel {
   /** Binds every listener; configuration, certificates and capture follow in the background. */
   async start(): Promise<void> {
     await this.admin.start();
-    const bind = async (addrs: readonly ListenAddress[], onSocket: (s: net.Socket) => void, into: number[]): Promise<void> => {
-      for (const a of addrs) into.push(await this.listen(a, onSocket));
+    const bind = async (addrs: readonly ListenAddress[], onSocket: (s: net.Socket) => void, into: number[], allowHalfOpen: boolean): Promise<void> => {
+      for (const a of addrs) into.push(await this.listen(a, onSocket, allowHalfOpen));
     };
-    await bind(this.opts.listen.outbound, (s) => this.outbound.accept(s), this.ports.outbound);
-    await bind(this.opts.listen.inbound, (s) => this.inbound.accept(s), this.ports.inbound);
-    await bind(this.opts.listen.inboundPlaintext, (s) => this.plaintext.accept(s), this.ports.inboundPlaintext);
+    // Relayed plain TCP keeps half-close; HBONE half-closes streams inside HTTP/2, so a FIN on the
+    // 15008 transport means the peer is gone: with allowHalfOpen the TLS/HTTP/2 session (and every
+    // stream and upstream app connection in it) would stay open until the keepalive noticed.
+    await bind(this.opts.listen.outbound, (s) => this.outbound.accept(s), this.ports.outbound, true);
+    await bind(this.opts.listen.inbound, (s) => this.inbound.accept(s), this.ports.inbound, false);
+    await bind(this.opts.listen.inboundPlaintext, (s) => this.plaintext.accept(s), this.ports.inboundPlaintext, true);
     this.pending.delete('listeners');
     this.unsubscribe = this.opts.state.onChange((view, change) => this.onStateChange(view, change));
     void this.opts.state.ready().then(() => {
@@ -153,8 +156,8 @@ export class Ztunnel {
     return [...this.pending];
   }
 
-  private listen(addr: ListenAddress, onSocket: (s: net.Socket) => void): Promise<number> {
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+  private listen(addr: ListenAddress, onSocket: (s: net.Socket) => void, allowHalfOpen: boolean): Promise<number> {
+    const server = net.createServer({ allowHalfOpen }, (socket) => {
       if (this.draining) return void socket.destroy();
       onSocket(socket);
     });
