@@ -33,6 +33,12 @@ function isHttp2Stream(d: Duplex): d is Http2Stream {
 function reset(d: Duplex): void {
   if (d.destroyed) return;
   if (isHttp2Stream(d)) {
+    // Node's close(code) first ends the writable side, which puts END_STREAM on the wire before
+    // the RST_STREAM: the peer reads a clean end (a FIN for its client) and only then the reset,
+    // so a broken connection looks complete. Marking the writable side as ending skips that
+    // END_STREAM (Node 20's closeStream() checks exactly this flag); only the reset is sent.
+    const writable = (d as unknown as { _writableState?: { ending: boolean } })._writableState;
+    if (writable && !writable.ending) writable.ending = true;
     d.close(h2c.NGHTTP2_CONNECT_ERROR);
   } else if (typeof (d as Socket).resetAndDestroy === 'function' && (d as Socket).readyState !== 'opening') {
     (d as Socket).resetAndDestroy();
