@@ -3,63 +3,10 @@
 // PERMISSIVE and STRICT — and report it with Istio's metrics and one access-log line each.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DirectCluster, eventually, exchange, httpGet, metricValue, type App } from '../support/ztunnel-harness.js';
+import { DirectCluster, eventually, exchange, httpGet, meshAddresses, metricValue, sampleMesh, type App } from '../support/ztunnel-harness.js';
 
-const n1 = { client: '127.77.1.10', other: '127.77.1.11', local: '127.77.1.12' };
-const n2 = { echo: '127.77.2.10', legacy: '127.77.2.20' };
-const vip = '10.96.7.7';
-
-export const meshYaml = (extra = ''): string => `
-apiVersion: v1
-kind: Namespace
-metadata: {name: demo, labels: {istio.io/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: other, labels: {istio.io/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: legacy}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client-7d9f8b6c5d-x2x4q, namespace: demo, labels: {app: client, pod-template-hash: 7d9f8b6c5d}}
-spec: {nodeName: node-1, serviceAccountName: client, containers: [{name: c}]}
-status: {podIP: ${n1.client}, conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: intruder, namespace: other, labels: {app: intruder}}
-spec: {nodeName: node-1, serviceAccountName: intruder, containers: [{name: c}]}
-status: {podIP: ${n1.other}, conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: local-echo, namespace: demo, labels: {app: local-echo}}
-spec: {nodeName: node-1, serviceAccountName: local-echo, containers: [{name: c, ports: [{name: http, containerPort: 9090}]}]}
-status: {podIP: ${n1.local}, conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: echo-v1, namespace: demo, labels: {app: echo, version: v1}}
-spec: {nodeName: node-2, serviceAccountName: echo, containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}
-status: {podIP: ${n2.echo}, conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: old, namespace: legacy, labels: {app: old}}
-spec: {nodeName: node-2, containers: [{name: c}]}
-status: {podIP: ${n2.legacy}, conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: demo}
-spec:
-  clusterIP: ${vip}
-  selector: {app: echo}
-  ports: [{name: http, port: 80, targetPort: http}]
-${extra}`;
+const { n1, n2, vip } = meshAddresses('127.77');
+const meshYaml = (extra = ''): string => sampleMesh('127.77', extra);
 
 describe('ztunnel traffic (direct tier)', () => {
   let cluster: DirectCluster;

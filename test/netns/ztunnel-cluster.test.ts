@@ -412,9 +412,7 @@ spec: {mtls: {mode: STRICT}}
     await waitForDump('node-2', 'no connection left', (d) => d.connections.length === 0);
   });
 
-  it('signals a connection closed by a policy change to the client as a reset, not a clean end', {
-    todo: 'shared/net/relay.ts reset(): Http2Stream.close(CONNECT_ERROR) ends the writable side first, so END_STREAM reaches the client\'s ztunnel before RST_STREAM and its relay forwards a FIN',
-  }, () => {
+  it('signals a connection closed by a policy change to the client as a reset, not a clean end', () => {
     assert.ok(lateRejectionEnding !== undefined, 'the policy-change test ran');
     assert.notEqual(lateRejectionEnding, 'end', `the client saw: ${lateRejectionEnding}`);
   });

@@ -246,3 +246,73 @@ export async function eventually(check: () => void | Promise<void>, ms: number):
     }
   }
 }
+
+/** Pod and VIP addresses of sampleMesh() under a `127.N` prefix (one prefix per test file). */
+export function meshAddresses(prefix: string): { n1: { client: string; other: string; local: string }; n2: { echo: string; legacy: string }; vip: string } {
+  return {
+    n1: { client: `${prefix}.1.10`, other: `${prefix}.1.11`, local: `${prefix}.1.12` },
+    n2: { echo: `${prefix}.2.10`, legacy: `${prefix}.2.20` },
+    vip: `10.96.${prefix.split('.')[1]}.7`,
+  };
+}
+
+/**
+ * The direct tier's example mesh: namespaces demo and other (enrolled) and legacy (not);
+ * node-1: client (demo/client, a Deployment pod), intruder (other/intruder), local-echo (demo);
+ * node-2: echo-v1 (demo/echo, port 8080 named http), old (legacy); Service demo/echo (VIP:80 → http).
+ */
+
+export function sampleMesh(prefix: string, extra = ''): string {
+  const { n1, n2, vip } = meshAddresses(prefix);
+  return `
+apiVersion: v1
+kind: Namespace
+metadata: {name: demo, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: other, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: legacy}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client-7d9f8b6c5d-x2x4q, namespace: demo, labels: {app: client, pod-template-hash: 7d9f8b6c5d}}
+spec: {nodeName: node-1, serviceAccountName: client, containers: [{name: c}]}
+status: {podIP: ${n1.client}, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: intruder, namespace: other, labels: {app: intruder}}
+spec: {nodeName: node-1, serviceAccountName: intruder, containers: [{name: c}]}
+status: {podIP: ${n1.other}, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: local-echo, namespace: demo, labels: {app: local-echo}}
+spec: {nodeName: node-1, serviceAccountName: local-echo, containers: [{name: c, ports: [{name: http, containerPort: 9090}]}]}
+status: {podIP: ${n1.local}, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo-v1, namespace: demo, labels: {app: echo, version: v1}}
+spec: {nodeName: node-2, serviceAccountName: echo, containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]}
+status: {podIP: ${n2.echo}, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: old, namespace: legacy, labels: {app: old}}
+spec: {nodeName: node-2, containers: [{name: c}]}
+status: {podIP: ${n2.legacy}, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: demo}
+spec:
+  clusterIP: ${vip}
+  selector: {app: echo}
+  ports: [{name: http, port: 80, targetPort: http}]
+${extra}`;
+}
