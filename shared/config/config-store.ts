@@ -2,7 +2,7 @@
 // ResourceSet; every update recompiles the model, and when anything changed bumps the version,
 // rebuilds the index and tells subscribers exactly what was upserted and removed.
 import type { ConfigError } from './config-error.js';
-import { compileModel, newCompileCache, type CompileOptions } from './compile-model.js';
+import { compileModel, type CompileOptions } from './compile-model.js';
 import { ModelIndex } from './model-index.js';
 import { serviceKey, type MeshModel, type ModelChanges, type Service, type Workload } from './model.js';
 import { ResourceSet } from './resource-set.js';
@@ -27,7 +27,6 @@ function diff<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>):
 export class ConfigStore {
   readonly resources: ResourceSet;
   private readonly compileOptions: CompileOptions;
-  private readonly compileCache = newCompileCache();
   private readonly listeners = new Set<ModelListener>();
   private currentModel: MeshModel = { workloads: [], services: [], authorizations: [] };
   private currentIndex = new ModelIndex(this.currentModel);
@@ -70,7 +69,7 @@ export class ConfigStore {
   update(change: (resources: ResourceSet) => void): ModelDelta | undefined {
     change(this.resources);
     const { resources, errors } = this.resources.resolve();
-    const { model, warnings } = compileModel(resources, { ...this.compileOptions, cache: this.compileCache });
+    const { model, warnings } = compileModel(resources, this.compileOptions);
     this.currentErrors = errors;
     this.currentWarnings = warnings;
     const workloads = diff(new Map(this.currentModel.workloads.map((w) => [w.uid, w])), new Map(model.workloads.map((w) => [w.uid, w])));
