@@ -1,15 +1,19 @@
 // The processes of one benchmark run, all on 127.0.0.1: an nginx HTTP backend, the Ambit pair
 // (`ambit hbone forward` -> `ambit hbone serve`) and the nginx stream mTLS pair in front of it,
-// with certificates from `ambit ca`. Three paths end at the same backend: direct, ambit, nginx.
+// with certificates from `ambit ca`. Three paths end at the same backend: direct, ambit, nginx
+// (and `ambit-base`, a second Ambit pair from another build, for A/B runs of a change).
+// Placement: every process belongs to the client side (load generator, forward, nginx client)
+// or the server side (serve, nginx server, backend); a policy maps each side to CPUs, the same
+// for both pairs.
 import { chmod, mkdir, open, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBackendConfig, buildStreamClientConfig, buildStreamServerConfig, type CertPaths } from './nginx-config.js';
-import { freePort, waitForPort, type ManagedProcess, type ProcessGroup } from './process-group.js';
+import { freePort, waitForPort, type ManagedProcess, type Placement, type ProcessGroup } from './process-group.js';
 import { childPids, type ProcSampler, type TrackedProcess } from './proc-sampler.js';
 
-export const PathName = { Direct: 'direct', Ambit: 'ambit', Nginx: 'nginx' } as const;
+export const PathName = { Direct: 'direct', Ambit: 'ambit', Nginx: 'nginx', AmbitBase: 'ambit-base' } as const;
 export type PathName = (typeof PathName)[keyof typeof PathName];
 
 export interface HopPath {
@@ -43,6 +47,30 @@ export interface HopTopologyOptions {
   readonly startTimeoutMs?: number;
   /** The `ambit` CLI to run (default: this build's dist/cli/ambit.js), e.g. a patched copy for an A/B run. */
   readonly ambitCli?: string;
+  /** A second `ambit` CLI (e.g. the build before a change): adds the path `ambit-base`. */
+  readonly baselineCli?: string;
+  /** CPUs of the client side and of the server side (unset: no affinity). */
+  readonly placement?: SidePlacement;
+}
+
+export interface SidePlacement {
+  readonly client: Placement;
+  readonly server: Placement;
+}
+
+export const CpuPolicy = { None: 'none', Split: 'split' } as const;
+export type CpuPolicy = (typeof CpuPolicy)[keyof typeof CpuPolicy];
+
+/**
+ * `none`: no affinity, the scheduler places everything. `split`: the first half of the CPUs is
+ * the client "node" (load generator + client-side proxy), the second half the server "node"
+ * (server-side proxy + backend), as the two ends of a real hop; with 1 CPU both are CPU 0.
+ */
+export function sidePlacement(policy: CpuPolicy, cpus: number): SidePlacement {
+  if (policy === CpuPolicy.None) return { client: {}, server: {} };
+  const half = Math.max(1, Math.floor(cpus / 2));
+  const list = (from: number, to: number): string => (from === to ? String(from) : `${from}-${to}`);
+  return cpus < 2 ? { client: { cpus: '0' }, server: { cpus: '0' } } : { client: { cpus: list(0, half - 1) }, server: { cpus: list(half, cpus - 1) } };
 }
 
 export const trustDomain = 'cluster.local';
@@ -54,6 +82,8 @@ export const defaultAmbitCli = fileURLToPath(new URL('../../cli/ambit.js', impor
 export async function startHopTopology(o: HopTopologyOptions): Promise<HopTopology> {
   const timeoutMs = o.startTimeoutMs ?? 15_000;
   const ambitCli = o.ambitCli ?? defaultAmbitCli;
+  const client = o.placement?.client ?? {};
+  const server = o.placement?.server ?? {};
   const dir = (name: string): string => join(o.workDir, name);
   // nginx workers run as `nobody` under root: they must be able to read bulk.bin.
   await chmod(o.workDir, 0o755);
@@ -64,38 +94,45 @@ export async function startHopTopology(o: HopTopologyOptions): Promise<HopTopolo
   await bulkFile.truncate(o.bulkBytes); // sparse: reads are zero pages, no disk I/O
   await bulkFile.close();
 
-  const [backendPort, servePort, forwardPort, nginxServerPort, nginxClientPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]) as [number, number, number, number, number];
+  const [backendPort, nginxServerPort, nginxClientPort] = await Promise.all([freePort(), freePort(), freePort()]) as [number, number, number];
   const backend = await startNginx(o.group, 'nginx-backend', dir('nginx-backend'),
-    buildBackendConfig({ prefix: dir('nginx-backend'), port: backendPort, smallBody, bulkRoot: dir('bulk') }));
+    buildBackendConfig({ prefix: dir('nginx-backend'), port: backendPort, smallBody, bulkRoot: dir('bulk') }), server);
   const nginxServer = await startNginx(o.group, 'nginx-server', dir('nginx-server'),
-    buildStreamServerConfig({ prefix: dir('nginx-server'), streamModule: o.streamModule, listenPort: nginxServerPort, backendPort, cert: certs.server }));
+    buildStreamServerConfig({ prefix: dir('nginx-server'), streamModule: o.streamModule, listenPort: nginxServerPort, backendPort, cert: certs.server }), server);
   const nginxClient = await startNginx(o.group, 'nginx-client', dir('nginx-client'),
-    buildStreamClientConfig({ prefix: dir('nginx-client'), streamModule: o.streamModule, listenPort: nginxClientPort, serverPort: nginxServerPort, cert: certs.client }));
+    buildStreamClientConfig({ prefix: dir('nginx-client'), streamModule: o.streamModule, listenPort: nginxClientPort, serverPort: nginxServerPort, cert: certs.client }), client);
   const nodeArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
-  const serve = o.group.start('ambit-serve', process.execPath, [...nodeArgs, ambitCli, 'hbone', 'serve',
-    '--cert-dir', certs.serverDir, '--listen', `127.0.0.1:${servePort}`, '--allow', `127.0.0.1:${backendPort}`, '--log-level', 'warn']);
-  const forward = o.group.start('ambit-forward', process.execPath, [...nodeArgs, ambitCli, 'hbone', 'forward',
-    '--cert-dir', certs.clientDir, '--listen', `127.0.0.1:${forwardPort}`, '--hbone', `127.0.0.1:${servePort}`,
-    '--authority', `127.0.0.1:${backendPort}`, '--expect', serverIdentity, '--log-level', 'warn']);
-
-  await Promise.all([
+  const startAmbitPair = async (cli: string, suffix: string): Promise<{ port: number; forward: ManagedProcess; serve: ManagedProcess }> => {
+    const [servePort, forwardPort] = await Promise.all([freePort(), freePort()]) as [number, number];
+    const serve = o.group.start(`ambit-serve${suffix}`, process.execPath, [...nodeArgs, cli, 'hbone', 'serve',
+      '--cert-dir', certs.serverDir, '--listen', `127.0.0.1:${servePort}`, '--allow', `127.0.0.1:${backendPort}`, '--log-level', 'warn'], server);
+    const forward = o.group.start(`ambit-forward${suffix}`, process.execPath, [...nodeArgs, cli, 'hbone', 'forward',
+      '--cert-dir', certs.clientDir, '--listen', `127.0.0.1:${forwardPort}`, '--hbone', `127.0.0.1:${servePort}`,
+      '--authority', `127.0.0.1:${backendPort}`, '--expect', serverIdentity, '--log-level', 'warn'], client);
+    await Promise.all([waitForPort(servePort, timeoutMs, serve), waitForPort(forwardPort, timeoutMs, forward)]);
+    return { port: forwardPort, forward, serve };
+  };
+  const [ambit, base] = await Promise.all([
+    startAmbitPair(ambitCli, ''),
+    o.baselineCli === undefined ? undefined : startAmbitPair(o.baselineCli, '-base'),
     waitForPort(backendPort, timeoutMs, backend.master),
     waitForPort(nginxServerPort, timeoutMs, nginxServer.master),
     waitForPort(nginxClientPort, timeoutMs, nginxClient.master),
-    waitForPort(servePort, timeoutMs, serve),
-    waitForPort(forwardPort, timeoutMs, forward),
   ]);
   const tracked = (label: string, p: { pid: number }): TrackedProcess => ({ label, pid: p.pid });
   const backendProcs = [tracked('backend-worker', { pid: await workerOf(backend.master) }), tracked('backend-master', backend.master)];
+  const ambitPath = (name: PathName, pair: { port: number; forward: ManagedProcess; serve: ManagedProcess }): HopPath =>
+    ({ name, port: pair.port, proxies: [tracked(pair.forward.label, pair.forward), tracked(pair.serve.label, pair.serve)], supervisors: [] });
   const paths: HopPath[] = [
     { name: PathName.Direct, port: backendPort, proxies: [], supervisors: [] },
-    { name: PathName.Ambit, port: forwardPort, proxies: [tracked('ambit-forward', forward), tracked('ambit-serve', serve)], supervisors: [] },
+    ambitPath(PathName.Ambit, ambit),
     {
       name: PathName.Nginx,
       port: nginxClientPort,
       proxies: [tracked('nginx-client-worker', { pid: await workerOf(nginxClient.master) }), tracked('nginx-server-worker', { pid: await workerOf(nginxServer.master) })],
       supervisors: [tracked('nginx-client-master', nginxClient.master), tracked('nginx-server-master', nginxServer.master)],
     },
+    ...(base ? [ambitPath(PathName.AmbitBase, base)] : []),
   ];
   for (const p of [...backendProcs, ...paths.flatMap((x) => [...x.proxies, ...x.supervisors])]) o.sampler.track(p);
 
@@ -129,10 +166,11 @@ async function issueCertificates(group: ProcessGroup, ambitCli: string, caDir: s
   return { serverDir, clientDir, server: paths(serverDir), client: paths(clientDir) };
 }
 
-async function startNginx(group: ProcessGroup, label: string, prefix: string, config: string): Promise<{ master: ManagedProcess }> {
+async function startNginx(group: ProcessGroup, label: string, prefix: string, config: string, placement: Placement): Promise<{ master: ManagedProcess }> {
   const conf = join(prefix, 'nginx.conf');
   await writeFile(conf, config);
-  const master = group.start(label, 'nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')]);
+  // The worker inherits the master's CPU mask and priority.
+  const master = group.start(label, 'nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], placement);
   return { master };
 }
 

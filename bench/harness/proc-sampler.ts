@@ -79,6 +79,55 @@ function cpuTimes(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+/**
+ * Machine-wide CPU time in seconds from the first line of /proc/stat: `busy` is user + nice +
+ * system + irq + softirq. /proc/stat samples ticks, and a tick that lands in softirq work (most of
+ * loopback TCP) counts as softirq, while a process's own utime + stime is scaled from its exact
+ * run time and includes that work: only the sum of all busy columns compares with process CPU.
+ * `steal` is time the hypervisor gave to other guests.
+ */
+export interface MachineCpu {
+  readonly busy: number;
+  readonly steal: number;
+}
+
+export function readMachineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const hz = clockTicks();
+  const at = (i: number): number => f[i] ?? 0;
+  return { busy: (at(0) + at(1) + at(2) + at(5) + at(6)) / hz, steal: at(7) / hz };
+}
+
+const PF_KTHREAD = 0x00200000;
+
+/**
+ * CPU seconds so far of every kernel thread (ksoftirqd, kworkers...). Under loopback load most of
+ * it is network work done on the benchmark's behalf, so it is not counted as background load.
+ */
+export function kernelThreadsCpuSeconds(): number {
+  let total = 0;
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) > 57) continue; // not a pid
+    const f = statFields(Number(name));
+    // f[6] is field 9, flags; f[11] and f[12] are utime and stime.
+    if (!f || (Number(f[6]) & PF_KTHREAD) === 0) continue;
+    total += Number(f[11]) + Number(f[12]);
+  }
+  return total / clockTicks();
+}
+
+/**
+ * CPU seconds of this process's children that have exited and been reaped (cutime + cstime).
+ * Around a phase in which only the load generator exits, the difference is the load
+ * generator's own CPU (wrk, the bulk client), all threads.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const f = statFields(process.pid);
+  if (!f || f[13] === undefined || f[14] === undefined) return 0;
+  return (Number(f[13]) + Number(f[14])) / clockTicks();
+}
+
 /** Share of all CPUs busy over `ms` (before a run: anything else competing for the machine). */
 export async function machineBusyFraction(ms: number): Promise<number> {
   const a = cpuTimes();

@@ -2,8 +2,9 @@
 // workers go with their master), stopped together by stop(), by Ctrl-C or on a crash: a run
 // leaves nothing running.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { join } from 'node:path';
 
 export interface ManagedProcess {
@@ -21,6 +22,21 @@ export interface RunResult {
   readonly stdout: string;
   readonly stderr: string;
   readonly timedOut: boolean;
+}
+
+/** Where and how a process runs: the same policy is applied to both proxy pairs. */
+export interface Placement {
+  /** A CPU list for `taskset -c` (e.g. "0" or "2-3"); unset: wherever the scheduler puts it. */
+  readonly cpus?: string | undefined;
+}
+
+export interface ProcessGroupOptions {
+  /**
+   * Nice value for every process started (also written to its session's autogroup: with
+   * CONFIG_SCHED_AUTOGROUP each detached process is its own scheduling group, where a plain nice
+   * value only ranks threads inside the group). Negative needs root; 0 leaves priorities alone.
+   */
+  readonly nice?: number;
 }
 
 interface Entry {
@@ -41,18 +57,20 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 export class ProcessGroup {
   private readonly logDir: string;
   private readonly entries = new Map<number, Entry>();
+  private readonly nice: number;
 
-  constructor(logDir: string) {
+  constructor(logDir: string, opts: ProcessGroupOptions = {}) {
     this.logDir = logDir;
+    this.nice = opts.nice ?? 0;
   }
 
   /** Starts a long-running process; its output goes to `<logDir>/<label>.log`. */
-  start(label: string, command: string, args: readonly string[]): ManagedProcess {
+  start(label: string, command: string, args: readonly string[], placement: Placement = {}): ManagedProcess {
     const logPath = join(this.logDir, `${label}.log`);
     const fd = openSync(logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd] });
+      child = spawn(...placed(command, args, placement), { detached: true, stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -61,8 +79,8 @@ export class ProcessGroup {
   }
 
   /** Runs a process to completion, killing its group after `timeoutMs`. */
-  run(label: string, command: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  run(label: string, command: string, args: readonly string[], timeoutMs: number, placement: Placement = {}): Promise<RunResult> {
+    const child = spawn(...placed(command, args, placement), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const entry = this.track(label, command, child);
     let stdout = '';
     let stderr = '';
@@ -117,7 +135,30 @@ export class ProcessGroup {
       resolveExit(code ?? signal ?? 'unknown');
     });
     this.entries.set(child.pid, entry);
+    if (this.nice !== 0) prioritize(pid, this.nice);
     return entry;
+  }
+}
+
+/** `taskset -c CPUS command args` (taskset execs the command: same pid, threads inherit the mask). */
+function placed(command: string, args: readonly string[], p: Placement): [string, string[]] {
+  return p.cpus === undefined ? [command, [...args]] : ['taskset', ['-c', p.cpus, command, ...args]];
+}
+
+/**
+ * Gives a just-spawned process (its own session, so its own autogroup) the nice value: the
+ * autogroup's, which ranks it against other sessions, and the task's own. Best effort.
+ */
+export function prioritize(pid: number, nice: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+  } catch {
+    // No autogroup support or no permission: the task nice below still applies.
+  }
+  try {
+    os.setPriority(pid, nice);
+  } catch {
+    // Not permitted (not root): run at the default priority.
   }
 }
 

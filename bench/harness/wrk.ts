@@ -1,6 +1,6 @@
 // wrk as the HTTP load generator: the arguments for one phase, and its text report parsed into
 // numbers (wrk 4.1 prints units: 28.00us, 1.55ms, 72.34MB, 4.00s).
-import type { ProcessGroup } from './process-group.js';
+import type { Placement, ProcessGroup } from './process-group.js';
 
 export interface WrkOptions {
   readonly url: string;
@@ -72,8 +72,8 @@ export function parseWrkOutput(text: string): WrkResult {
   return { ...base, percentilesMs: { p50, p75, p90, p99 } };
 }
 
-export async function runWrk(group: ProcessGroup, o: WrkOptions): Promise<WrkResult> {
-  const r = await group.run('wrk', 'wrk', buildWrkArgs(o), (o.durationS + 20) * 1000);
+export async function runWrk(group: ProcessGroup, o: WrkOptions, placement: Placement = {}): Promise<WrkResult> {
+  const r = await group.run('wrk', 'wrk', buildWrkArgs(o), (o.durationS + 20) * 1000, placement);
   if (r.timedOut) throw new Error(`wrk ${o.url} did not finish in ${o.durationS + 20} s`);
   if (r.code !== 0) throw new Error(`wrk ${o.url} exited with ${r.code}: ${r.stderr || r.stdout}`);
   return parseWrkOutput(r.stdout);

@@ -51,6 +51,128 @@ function plaintextDeny(ports: { only?: number[]; except?: number[] }): CompiledR
   return { rule, needsL7: false };
 }
 
+/** The order of Authorizations in the model (locale order of `namespace/name`). */
+export function compareNames(a: string, b: string): number {
+  return a.localeCompare(b);
+}
+
+/** One AuthorizationPolicy as ztunnel sees it (pure: depends on the policy and the root namespace). */
+export interface CompiledPolicy {
+  /** Undefined for policies ztunnel does not enforce: targetRefs (a waypoint's) and CUSTOM. */
+  readonly authorization?: Authorization;
+  /** matchLabels of a WORKLOAD_SELECTOR policy: the workloads it is listed on. */
+  readonly selector?: Readonly<Record<string, string>>;
+  readonly warnings: ConfigError[];
+}
+
+export function compilePolicy(p: AuthorizationPolicyResource, rootNamespace = defaultRootNamespace): CompiledPolicy {
+  if (p.spec.targetRefs.length > 0) return { warnings: [] }; // waypoint policy
+  if (!p.spec.supported || p.spec.action === 'CUSTOM') {
+    return { warnings: [{ source: 'model', kind: 'AuthorizationPolicy', namespace: p.meta.namespace, name: p.meta.name, path: 'spec.action', reason: `${p.spec.action} is not supported by ztunnel; the policy is ignored` }] };
+  }
+  const warnings: ConfigError[] = [];
+  const selector = p.spec.selector && Object.keys(p.spec.selector.matchLabels).length > 0 ? p.spec.selector.matchLabels : undefined;
+  const scope = selector ? AuthorizationScope.WorkloadSelector : p.meta.namespace === rootNamespace ? AuthorizationScope.Global : AuthorizationScope.Namespace;
+  const rules = p.spec.rules.map((rule) => ({ rule, needsL7: ruleNeedsL7(rule) }));
+  if (rules.some((r) => r.needsL7)) {
+    const effect = p.spec.action === 'ALLOW' ? 'those rules never match at ztunnel (fails closed)' : 'ztunnel denies all traffic those rules select (fails closed)';
+    warnings.push({ source: 'model', kind: 'AuthorizationPolicy', namespace: p.meta.namespace, name: p.meta.name, path: 'spec.rules', reason: `uses L7 fields without a waypoint: ${effect}; attach it to a waypoint with targetRefs` });
+  }
+  const authorization: Authorization = { name: `${p.meta.namespace}/${p.meta.name}`, namespace: p.meta.namespace, scope, action: p.spec.action as Authorization['action'], rules, dryRun: p.spec.dryRun };
+  return { authorization, ...(selector ? { selector } : {}), warnings };
+}
+
+/**
+ * The PeerAuthentications in force, by scope: at most one per scope counts (the first by name;
+ * Istio takes the oldest). `foldedFor(pod)` names the shared DENY-plaintext policy for the
+ * pod's effective mode (undefined when it accepts plaintext); `authorization(name)` is that policy.
+ */
+export class PeerAuthenticationFold {
+  private readonly rootNamespace: string;
+  private readonly meshPa: PeerAuthenticationResource | undefined;
+  private readonly nsPa = new Map<string, PeerAuthenticationResource>();
+  /** Workload-selector PeerAuthentications by namespace, by name. */
+  private readonly workloadPas = new Map<string, PeerAuthenticationResource[]>();
+  private readonly folded = new Map<string, Authorization>();
+
+  constructor(peerAuths: readonly PeerAuthenticationResource[], rootNamespace = defaultRootNamespace) {
+    this.rootNamespace = rootNamespace;
+    const sorted = [...peerAuths].sort(byName);
+    this.meshPa = sorted.find((p) => p.meta.namespace === rootNamespace && !p.spec.selector);
+    for (const p of sorted) {
+      if (!p.spec.selector && !this.nsPa.has(p.meta.namespace)) this.nsPa.set(p.meta.namespace, p);
+      if (p.spec.selector && Object.keys(p.spec.selector.matchLabels).length > 0) {
+        const list = this.workloadPas.get(p.meta.namespace) ?? [];
+        list.push(p);
+        this.workloadPas.set(p.meta.namespace, list);
+      }
+    }
+  }
+
+  /** PeerAuthentications in force for nobody: any pod gets no folded policy. */
+  get empty(): boolean {
+    return this.meshPa === undefined && this.nsPa.size === 0 && this.workloadPas.size === 0;
+  }
+
+  foldedFor(pod: PodResource): string | undefined {
+    if (this.empty) return undefined;
+    const wl = this.workloadPas.get(pod.meta.namespace)?.find((p) => selects(p.spec.selector!.matchLabels, pod.meta.labels));
+    const ns = this.nsPa.get(pod.meta.namespace);
+    const modes: MtlsMode[] = [wl?.spec.mtlsMode ?? 'UNSET', ns?.spec.mtlsMode ?? 'UNSET', this.meshPa?.spec.mtlsMode ?? 'UNSET'];
+    const base = modes.find((m) => m !== 'UNSET') === 'STRICT' ? 'STRICT' : 'PERMISSIVE';
+    const strictPorts: number[] = [];
+    const permissivePorts: number[] = [];
+    for (const [port, mode] of wl?.spec.portLevelMtls ?? []) {
+      if (mode === 'STRICT' && base !== 'STRICT') strictPorts.push(port);
+      if ((mode === 'PERMISSIVE' || mode === 'DISABLE') && base === 'STRICT') permissivePorts.push(port);
+    }
+    strictPorts.sort((a, b) => a - b);
+    permissivePorts.sort((a, b) => a - b);
+    let key: string;
+    let ports: { only?: number[]; except?: number[] };
+    if (base === 'STRICT') {
+      key = permissivePorts.length ? `strict_except_${permissivePorts.join('_')}` : 'strict';
+      ports = permissivePorts.length ? { except: permissivePorts } : {};
+    } else if (strictPorts.length) {
+      key = `strict_ports_${strictPorts.join('_')}`;
+      ports = { only: strictPorts };
+    } else {
+      return undefined;
+    }
+    const name = `${this.rootNamespace}/converted_peer_authentication_${key}`;
+    if (!this.folded.has(name)) {
+      this.folded.set(name, { name, namespace: this.rootNamespace, scope: AuthorizationScope.WorkloadSelector, action: 'DENY', rules: [plaintextDeny(ports)], dryRun: false });
+    }
+    return name;
+  }
+
+  /** The folded policy `foldedFor()` returned this name for. */
+  authorization(name: string): Authorization {
+    const a = this.folded.get(name);
+    if (!a) throw new Error(`no folded PeerAuthentication policy ${name}`);
+    return a;
+  }
+}
+
+/**
+ * A selector policy whose rules name a port that none of the workloads it selects exposes is
+ * almost always a mistake (a service port written where the pod's port belongs): warn, naming it.
+ * `exposed`: the container ports of the workloads it selects (callers leave out policies that
+ * select a pod declaring no ports: those are not held against the policy).
+ */
+export function missingPortWarnings(p: AuthorizationPolicyResource, exposed: ReadonlySet<number>): ConfigError[] {
+  const out: ConfigError[] = [];
+  p.spec.rules.forEach((rule, r) => rule.to.forEach((to, t) => {
+    for (const port of to.ports) {
+      if (!exposed.has(port)) {
+        out.push({ source: 'model', kind: 'AuthorizationPolicy', namespace: p.meta.namespace, name: p.meta.name, path: `spec.rules[${r}].to[${t}].operation.ports`,
+          reason: `port ${port} is not a port of any workload this policy selects (they expose ${[...exposed].sort((a, b) => a - b).join(', ')}); policies match the workload's port, not the service port` });
+      }
+    }
+  }));
+  return out;
+}
+
 export interface AuthorizationCompile {
   readonly authorizations: Authorization[];
   /** Selector-scoped (and folded PeerAuthentication) policy names for a pod. */
@@ -62,80 +184,33 @@ export function compileAuthorization(
   policies: readonly AuthorizationPolicyResource[],
   peerAuths: readonly PeerAuthenticationResource[],
   rootNamespace = defaultRootNamespace,
-  /** The last compile's Authorization per policy object: unchanged policies keep their object. */
-  cache?: WeakMap<AuthorizationPolicyResource, Authorization>,
 ): AuthorizationCompile {
   const authorizations: Authorization[] = [];
   const warnings: ConfigError[] = [];
   /** Selector policies by `namespace, first label=value`: a pod is only checked against policies
    *  that share its namespace and one of its labels. */
   const selectorPolicies = new Map<string, { auth: Authorization; matchLabels: Readonly<Record<string, string>> }[]>();
-  for (const p of [...policies].sort((a, b) => `${a.meta.namespace}/${a.meta.name}`.localeCompare(`${b.meta.namespace}/${b.meta.name}`))) {
-    if (p.spec.targetRefs.length > 0) continue; // waypoint policy
-    if (!p.spec.supported || p.spec.action === 'CUSTOM') {
-      warnings.push({ source: 'model', kind: 'AuthorizationPolicy', namespace: p.meta.namespace, name: p.meta.name, path: 'spec.action', reason: `${p.spec.action} is not supported by ztunnel; the policy is ignored` });
-      continue;
-    }
-    const selector = p.spec.selector && Object.keys(p.spec.selector.matchLabels).length > 0 ? p.spec.selector.matchLabels : undefined;
-    const scope = selector ? AuthorizationScope.WorkloadSelector : p.meta.namespace === rootNamespace ? AuthorizationScope.Global : AuthorizationScope.Namespace;
-    const rules = p.spec.rules.map((rule) => ({ rule, needsL7: ruleNeedsL7(rule) }));
-    if (rules.some((r) => r.needsL7)) {
-      const effect = p.spec.action === 'ALLOW' ? 'those rules never match at ztunnel (fails closed)' : 'ztunnel denies all traffic those rules select (fails closed)';
-      warnings.push({ source: 'model', kind: 'AuthorizationPolicy', namespace: p.meta.namespace, name: p.meta.name, path: 'spec.rules', reason: `uses L7 fields without a waypoint: ${effect}; attach it to a waypoint with targetRefs` });
-    }
-    const auth: Authorization = cache?.get(p) ?? { name: `${p.meta.namespace}/${p.meta.name}`, namespace: p.meta.namespace, scope, action: p.spec.action as Authorization['action'], rules, dryRun: p.spec.dryRun };
-    cache?.set(p, auth);
+  for (const p of [...policies].sort((a, b) => compareNames(`${a.meta.namespace}/${a.meta.name}`, `${b.meta.namespace}/${b.meta.name}`))) {
+    const compiled = compilePolicy(p, rootNamespace);
+    warnings.push(...compiled.warnings);
+    const auth = compiled.authorization;
+    if (!auth) continue;
     authorizations.push(auth);
-    if (selector) {
-      const [k, v] = Object.entries(selector)[0]!;
+    if (compiled.selector) {
+      const [k, v] = Object.entries(compiled.selector)[0]!;
       const key = `${p.meta.namespace}\u0000${k}=${v}`;
       const list = selectorPolicies.get(key) ?? [];
-      list.push({ auth, matchLabels: selector });
+      list.push({ auth, matchLabels: compiled.selector });
       selectorPolicies.set(key, list);
     }
   }
 
-  // PeerAuthentication: at most one per scope counts (the first by name; Istio takes the oldest).
-  const meshPa = peerAuths.filter((p) => p.meta.namespace === rootNamespace && !p.spec.selector).sort(byName)[0];
-  const nsPa = new Map<string, PeerAuthenticationResource>();
-  for (const p of [...peerAuths].sort(byName)) if (!p.spec.selector && !nsPa.has(p.meta.namespace)) nsPa.set(p.meta.namespace, p);
-  const workloadPas = peerAuths.filter((p) => p.spec.selector && Object.keys(p.spec.selector.matchLabels).length > 0).sort(byName);
+  const fold = new PeerAuthenticationFold(peerAuths, rootNamespace);
   const folded = new Map<string, Authorization>();
-  const foldedFor = (pod: PodResource): string | undefined => {
-    const wl = workloadPas.find((p) => p.meta.namespace === pod.meta.namespace && selects(p.spec.selector!.matchLabels, pod.meta.labels));
-    const ns = nsPa.get(pod.meta.namespace);
-    const modes: MtlsMode[] = [wl?.spec.mtlsMode ?? 'UNSET', ns?.spec.mtlsMode ?? 'UNSET', meshPa?.spec.mtlsMode ?? 'UNSET'];
-    const base = modes.find((m) => m !== 'UNSET') === 'STRICT' ? 'STRICT' : 'PERMISSIVE';
-    const strictPorts: number[] = [];
-    const permissivePorts: number[] = [];
-    for (const [port, mode] of wl?.spec.portLevelMtls ?? []) {
-      if (mode === 'STRICT' && base !== 'STRICT') strictPorts.push(port);
-      if ((mode === 'PERMISSIVE' || mode === 'DISABLE') && base === 'STRICT') permissivePorts.push(port);
-    }
-    strictPorts.sort((a, b) => a - b);
-    permissivePorts.sort((a, b) => a - b);
-    let key: string;
-    let rule: CompiledRule;
-    if (base === 'STRICT') {
-      key = permissivePorts.length ? `strict_except_${permissivePorts.join('_')}` : 'strict';
-      rule = plaintextDeny(permissivePorts.length ? { except: permissivePorts } : {});
-    } else if (strictPorts.length) {
-      key = `strict_ports_${strictPorts.join('_')}`;
-      rule = plaintextDeny({ only: strictPorts });
-    } else {
-      return undefined;
-    }
-    const name = `${rootNamespace}/converted_peer_authentication_${key}`;
-    if (!folded.has(name)) {
-      folded.set(name, { name, namespace: rootNamespace, scope: AuthorizationScope.WorkloadSelector, action: 'DENY', rules: [rule], dryRun: false });
-    }
-    return name;
-  };
-
   const perPod = new Map<PodResource, string[]>();
   return {
     get authorizations() {
-      return [...authorizations, ...[...folded.values()].sort((a, b) => a.name.localeCompare(b.name))];
+      return [...authorizations, ...[...folded.values()].sort((a, b) => compareNames(a.name, b.name))];
     },
     warnings,
     policiesFor(pod: PodResource): string[] {
@@ -148,8 +223,11 @@ export function compileAuthorization(
           }
         }
         names.sort();
-        const pa = foldedFor(pod);
-        if (pa) names.push(pa);
+        const pa = fold.foldedFor(pod);
+        if (pa) {
+          names.push(pa);
+          folded.set(pa, fold.authorization(pa));
+        }
         perPod.set(pod, names);
       }
       return names;
@@ -158,5 +236,5 @@ export function compileAuthorization(
 }
 
 function byName(a: { meta: { namespace: string; name: string } }, b: { meta: { namespace: string; name: string } }): number {
-  return `${a.meta.namespace}/${a.meta.name}`.localeCompare(`${b.meta.namespace}/${b.meta.name}`);
+  return compareNames(`${a.meta.namespace}/${a.meta.name}`, `${b.meta.namespace}/${b.meta.name}`);
 }

@@ -1,11 +1,14 @@
 // ConfigStore: the one place a process's mesh model lives. Sources write resources into its
-// ResourceSet; every update recompiles the model, and when anything changed bumps the version,
-// rebuilds the index and tells subscribers exactly what was upserted and removed.
+// ResourceSet; every update hands the objects that changed to the ModelCompiler, which
+// recomputes only what they reach, and when the model changed bumps the version, updates the
+// index in place and tells subscribers exactly what was upserted and removed.
 import type { ConfigError } from './config-error.js';
-import { compileModel, newCompileCache, type CompileOptions } from './compile-model.js';
-import { ModelIndex } from './model-index.js';
-import { serviceKey, type MeshModel, type ModelChanges, type Service, type Workload } from './model.js';
-import { ResourceSet } from './resource-set.js';
+import type { CompileOptions } from './compile-model.js';
+import { ModelCompiler } from './model-compiler.js';
+import type { ModelIndex } from './model-index.js';
+import { ModelIndexUpdater } from './model-index-updater.js';
+import { serviceKey, type MeshModel, type ModelChanges } from './model.js';
+import { resourceKey, ResourceSet, type ResourceChange } from './resource-set.js';
 
 export interface ModelDelta extends ModelChanges {
   readonly version: number;
@@ -13,39 +16,51 @@ export interface ModelDelta extends ModelChanges {
 
 export type ModelListener = (delta: ModelDelta) => void;
 
-function diff<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>): { upserted: T[]; removed: string[] } {
-  const upserted: T[] = [];
-  const removed: string[] = [];
-  for (const [key, value] of after) {
-    const old = before.get(key);
-    if (old !== value && (old === undefined || JSON.stringify(old) !== JSON.stringify(value))) upserted.push(value);
-  }
-  for (const key of before.keys()) if (!after.has(key)) removed.push(key);
-  return { upserted, removed };
+/** Everything that differs between two models, compared by serialized form (as proxies see it). */
+export function diffModels(before: MeshModel, after: MeshModel): ModelChanges {
+  const diff = <T>(a: readonly T[], b: readonly T[], key: (t: T) => string): { upserted: T[]; removed: string[] } => {
+    const old = new Map(a.map((t) => [key(t), t]));
+    const now = new Set(b.map(key));
+    const upserted = b.filter((t) => {
+      const o = old.get(key(t));
+      return o !== t && (o === undefined || JSON.stringify(o) !== JSON.stringify(t));
+    });
+    return { upserted, removed: [...old.keys()].filter((k) => !now.has(k)) };
+  };
+  const w = diff(before.workloads, after.workloads, (x) => x.uid);
+  const s = diff(before.services, after.services, serviceKey);
+  const a = diff(before.authorizations, after.authorizations, (x) => x.name);
+  return { upsertedWorkloads: w.upserted, removedWorkloads: w.removed, upsertedServices: s.upserted, removedServices: s.removed, upsertedAuthorizations: a.upserted, removedAuthorizations: a.removed };
+}
+
+function isEmpty(c: ModelChanges): boolean {
+  return c.upsertedWorkloads.length + c.removedWorkloads.length + c.upsertedServices.length + c.removedServices.length + c.upsertedAuthorizations.length + c.removedAuthorizations.length === 0;
 }
 
 export class ConfigStore {
   readonly resources: ResourceSet;
   private readonly compileOptions: CompileOptions;
-  private readonly compileCache = newCompileCache();
+  private compiler: ModelCompiler;
+  private indexUpdater: ModelIndexUpdater;
+  /** A compile threw part-way: the next update compiles from scratch. */
+  private compilerBroken = false;
   private readonly listeners = new Set<ModelListener>();
-  private currentModel: MeshModel = { workloads: [], services: [], authorizations: [] };
-  private currentIndex = new ModelIndex(this.currentModel);
   private currentVersion = 0;
-  private currentErrors: ConfigError[] = [];
-  private currentWarnings: ConfigError[] = [];
 
   constructor(opts: CompileOptions & { defaultNamespace?: string }) {
     this.compileOptions = opts;
     this.resources = new ResourceSet(opts.defaultNamespace !== undefined ? { defaultNamespace: opts.defaultNamespace } : {});
+    this.compiler = new ModelCompiler(opts);
+    this.indexUpdater = new ModelIndexUpdater(this.compiler.model);
   }
 
   get model(): MeshModel {
-    return this.currentModel;
+    return this.compiler.model;
   }
 
+  /** Lookups over the current model (kept up to date in place). */
   get index(): ModelIndex {
-    return this.currentIndex;
+    return this.indexUpdater.index;
   }
 
   get version(): number {
@@ -54,11 +69,11 @@ export class ConfigStore {
 
   /** Input errors of the resources in force (each names file/object, field and reason). */
   get errors(): readonly ConfigError[] {
-    return this.currentErrors;
+    return this.resources.errors();
   }
 
   get warnings(): readonly ConfigError[] {
-    return this.currentWarnings;
+    return this.compiler.warnings;
   }
 
   subscribe(listener: ModelListener): () => void {
@@ -66,31 +81,37 @@ export class ConfigStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Runs `change` against the resources, recompiles, and publishes a delta if the model changed. */
+  /** Runs `change` against the resources, recompiles what changed, and publishes a delta if the model changed. */
   update(change: (resources: ResourceSet) => void): ModelDelta | undefined {
     change(this.resources);
-    const { resources, errors } = this.resources.resolve();
-    const { model, warnings } = compileModel(resources, { ...this.compileOptions, cache: this.compileCache });
-    this.currentErrors = errors;
-    this.currentWarnings = warnings;
-    const workloads = diff(new Map(this.currentModel.workloads.map((w) => [w.uid, w])), new Map(model.workloads.map((w) => [w.uid, w])));
-    const services = diff(new Map(this.currentModel.services.map((s) => [serviceKey(s), s])), new Map(model.services.map((s) => [serviceKey(s), s])));
-    const authorizations = diff(new Map(this.currentModel.authorizations.map((a) => [a.name, a])), new Map(model.authorizations.map((a) => [a.name, a])));
-    const changed = [workloads, services, authorizations].some((d) => d.upserted.length + d.removed.length > 0);
-    if (!changed) return undefined;
-    this.currentModel = model;
-    this.currentIndex = new ModelIndex(model);
+    const resourceChanges = this.resources.takeChanges();
+    if (resourceChanges.length === 0 && !this.compilerBroken) return undefined;
+    const changes = this.compile(resourceChanges);
+    if (isEmpty(changes)) return undefined;
+    this.indexUpdater.apply(changes);
     this.currentVersion++;
-    const delta: ModelDelta = {
-      version: this.currentVersion,
-      upsertedWorkloads: workloads.upserted,
-      removedWorkloads: workloads.removed,
-      upsertedServices: services.upserted,
-      removedServices: services.removed,
-      upsertedAuthorizations: authorizations.upserted,
-      removedAuthorizations: authorizations.removed,
-    };
+    const delta: ModelDelta = { version: this.currentVersion, ...changes };
     for (const listener of this.listeners) listener(delta);
     return delta;
+  }
+
+  private compile(changes: readonly ResourceChange[]): ModelChanges {
+    if (!this.compilerBroken) {
+      try {
+        return this.compiler.apply(changes);
+      } catch (err) {
+        this.compilerBroken = true;
+        throw err;
+      }
+    }
+    // Compile everything again and publish the difference from what subscribers last got.
+    const published = this.compiler.model;
+    const compiler = new ModelCompiler(this.compileOptions);
+    compiler.apply(this.resources.resolve().resources.map((r) => ({ key: resourceKey(r), before: undefined, after: r })));
+    this.compiler = compiler;
+    this.compilerBroken = false;
+    const diff = diffModels(published, compiler.model);
+    this.indexUpdater = new ModelIndexUpdater(published);
+    return diff;
   }
 }

@@ -91,6 +91,7 @@ export class FileSource {
   }
 
   private async scan(): Promise<ModelDelta | undefined> {
+    const startedAt = performance.now();
     const files = await this.listFiles();
     const reads: { source: string; text?: string; error?: string }[] = [];
     for (const file of files) {
@@ -105,6 +106,7 @@ export class FileSource {
     const removed = [...this.seen.keys()].filter((f) => !files.includes(f));
     for (const f of removed) this.seen.delete(f);
     if (reads.length === 0 && removed.length === 0) return undefined;
+    const readAt = performance.now();
     const delta = this.opts.store.update((set) => {
       for (const r of reads) {
         if (r.text !== undefined) set.applyText(r.source, r.text);
@@ -112,9 +114,11 @@ export class FileSource {
       }
       for (const f of removed) set.removeSource(this.sourceName(f));
     });
+    const updatedAt = performance.now();
     const changed = new Set(reads.map((r) => r.source));
     for (const e of this.opts.store.errors) if (changed.has(e.source)) this.opts.logger.warn({ error: formatConfigError(e) }, 'config error');
-    this.opts.logger.info({ files: files.length, changed: reads.length, removed: removed.length, version: this.opts.store.version }, 'config loaded');
+    this.opts.logger.info({ files: files.length, changed: reads.length, removed: removed.length, version: this.opts.store.version,
+      readMs: Math.round(readAt - startedAt), updateMs: Math.round(updatedAt - readAt) }, 'config loaded');
     return delta;
   }
 

@@ -1,7 +1,13 @@
 // relay(): copies bytes both ways between an HBONE stream and a TCP socket (or any two duplexes)
-// with pipe()'s backpressure, FIN <-> END_STREAM half-close, and resets mapped across: a TCP
-// error resets the stream with CONNECT_ERROR (RFC 9113 §8.5), a stream reset RSTs the socket.
-// pipe() rather than pipeline(): pipeline() allocates per call and halved proxy rates here.
+// with backpressure, FIN <-> END_STREAM half-close, and resets mapped across: a TCP error resets
+// the stream with CONNECT_ERROR (RFC 9113 §8.5), a stream reset RSTs the socket.
+// Each direction is a 'data' listener and write(), as pipe() does, with two differences measured
+// on the HBONE hop (bench/README.md): the source is paused only once `maxQueuedBytes` wait in the
+// destination (pipe() pauses at the destination's 16 KiB highWaterMark, i.e. after every 64 KiB
+// socket read, costing a readStop/readStart pair of epoll_ctl calls per read), and large chunks
+// into a TCP socket are written in one writev per event-loop turn (an HTTP/2 stream delivers two
+// chunks per TLS record, as 16 KiB DATA frames straddle 16 KiB records). pipeline() is not used:
+// it allocates per call and halved proxy rates here.
 import { constants as h2c, type Http2Stream } from 'node:http2';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -17,6 +23,14 @@ export const RelayEnd = {
   Aborted: 'aborted',
 } as const;
 export type RelayEnd = (typeof RelayEnd)[keyof typeof RelayEnd];
+
+/**
+ * Bytes one direction lets wait in its destination before it pauses its source: with the HTTP/2
+ * flow-control window this bounds what a tunnel buffers per direction.
+ */
+export const maxQueuedBytes = 256 * 1024;
+/** A chunk at least this large into a TCP socket starts a write batch for the rest of this event-loop turn. */
+const batchMinBytes = 4096;
 
 export interface RelayResult {
   readonly end: RelayEnd;
@@ -53,22 +67,22 @@ function reset(d: Duplex): void {
  */
 export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<RelayResult> {
   return new Promise((resolve) => {
-    let bytesAtoB = 0;
-    let bytesBtoA = 0;
     let aEnded = false;
     let bEnded = false;
     let done = false;
-    const countA = (chunk: Buffer): void => { bytesAtoB += chunk.length; };
-    const countB = (chunk: Buffer): void => { bytesBtoA += chunk.length; };
-    // With a TCP socket on either side its own counters tell both directions, so no extra
-    // 'data' listener runs per chunk on the hot path.
+    // With a TCP socket on either side its own counters tell both directions, so nothing is
+    // counted per chunk on the hot path.
     const socketA = plainSocket(a);
     const socketB = socketA ? undefined : plainSocket(b);
     const counted = !socketA && !socketB;
+    const aToB = new Direction(a, b, counted);
+    const bToA = new Direction(b, a, counted);
 
     const finish = (end: RelayEnd, error?: Error): void => {
       if (done) return;
       done = true;
+      let bytesAtoB = aToB.bytes;
+      let bytesBtoA = bToA.bytes;
       if (socketA) {
         bytesAtoB = socketA.bytesRead;
         bytesBtoA = socketA.bytesWritten;
@@ -76,8 +90,8 @@ export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<Relay
         bytesAtoB = socketB.bytesWritten;
         bytesBtoA = socketB.bytesRead;
       }
-      a.off('data', countA);
-      b.off('data', countB);
+      aToB.stop();
+      bToA.stop();
       a.off('end', onAEnd);
       b.off('end', onBEnd);
       a.off('error', onAError);
@@ -85,8 +99,6 @@ export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<Relay
       a.off('close', onAClose);
       b.off('close', onBClose);
       signal?.removeEventListener('abort', onAbort);
-      a.unpipe(b);
-      b.unpipe(a);
       // Keep a no-op error listener: late errors from a side being torn down must not crash.
       a.on('error', ignore);
       b.on('error', ignore);
@@ -121,10 +133,6 @@ export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<Relay
       reset(b);
     };
 
-    if (counted) {
-      a.on('data', countA);
-      b.on('data', countB);
-    }
     a.on('end', onAEnd);
     b.on('end', onBEnd);
     a.on('error', onAError);
@@ -133,9 +141,75 @@ export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<Relay
     b.on('close', onBClose);
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    a.pipe(b);
-    b.pipe(a);
+    aToB.start();
+    bToA.start();
   });
+}
+
+/**
+ * One direction: every chunk read from `src` is written to `dst`; `src` pauses once
+ * `maxQueuedBytes` wait in `dst` and resumes on its 'drain'; `src`'s end ends `dst`.
+ */
+class Direction {
+  bytes = 0;
+  private readonly src: Duplex;
+  private readonly dst: Duplex;
+  private readonly count: boolean;
+  /** Batch writes only into TCP sockets: an HTTP/2 stream batches in nghttp2 already. */
+  private readonly batch: boolean;
+  private corked = false;
+  private waiting = false;
+
+  constructor(src: Duplex, dst: Duplex, count: boolean) {
+    this.src = src;
+    this.dst = dst;
+    this.count = count;
+    this.batch = dst instanceof Socket && !isHttp2Stream(dst);
+  }
+
+  start(): void {
+    this.src.on('data', this.onData);
+    this.src.once('end', this.onEnd);
+    // tunnelToHbone() pauses the socket until the CONNECT is answered; a listener alone does not
+    // resume a stream that was paused explicitly.
+    this.src.resume();
+  }
+
+  stop(): void {
+    this.src.off('data', this.onData);
+    this.src.off('end', this.onEnd);
+    this.dst.off('drain', this.onDrain);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.count) this.bytes += chunk.length;
+    const dst = this.dst;
+    if (this.batch && !this.corked && chunk.length >= batchMinBytes) {
+      this.corked = true;
+      dst.cork();
+      setImmediate(this.flush);
+    }
+    // write() returning false means `dst` reached its highWaterMark and will emit 'drain' once empty.
+    if (!dst.write(chunk) && !this.waiting && dst.writableLength >= maxQueuedBytes) {
+      this.waiting = true;
+      this.src.pause();
+      dst.once('drain', this.onDrain);
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    this.waiting = false;
+    this.src.resume();
+  };
+
+  private readonly flush = (): void => {
+    this.corked = false;
+    if (!this.dst.destroyed) this.dst.uncork();
+  };
+
+  private readonly onEnd = (): void => {
+    this.dst.end();
+  };
 }
 
 function plainSocket(d: Duplex): Socket | undefined {
