@@ -78,7 +78,22 @@ export class ControlPlane {
     this.fileSource?.close();
     this.kubeSource?.close();
     this.configService?.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.tryShutdown(() => resolve()) : resolve()));
+    // Subscribed proxies hold their config streams open for ever: tryShutdown() alone would wait
+    // for them, so after a short grace period the remaining calls are cancelled (proxies keep
+    // their last config and reconnect with backoff).
+    const server = this.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 1_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    }
   }
 
   private async loadOrCreateCa(): Promise<CertificateAuthority> {

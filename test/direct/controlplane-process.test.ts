@@ -83,4 +83,13 @@ describe('ambit controlplane --source file:DIR as a process', () => {
       assert.deepEqual(since[0]!.removedServices, []);
     });
   });
+
+  it('exits 0 on SIGTERM within a few seconds even with proxies subscribed', async () => {
+    assert.ok(clients.every((x) => x.c.currentVersion() !== undefined), 'clients are subscribed');
+    const t0 = Date.now();
+    const stopped = cp!.stop(8_000); // SIGTERM; SIGKILL only after 8 s
+    await stopped;
+    assert.equal(cp!.exitReason(), 'exited with code 0', cp!.output().slice(-500));
+    assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms`);
+  });
 });
