@@ -4,7 +4,7 @@
 // Listeners read `current` on every connection; change listeners are told after each rebuild.
 import type { ConfigStore } from '../shared/config/config-store.js';
 import { ModelIndex } from '../shared/config/model-index.js';
-import type { Authorization, MeshModel, Workload } from '../shared/config/model.js';
+import type { Authorization, MeshModel, ModelChanges, Workload } from '../shared/config/model.js';
 import type { ConfigClient } from '../shared/xds/config-client.js';
 
 export interface StateView {
@@ -74,6 +74,14 @@ function build(source: ModelSource): StateView {
   return { index: new ModelIndex(model), authorizations: new Map(model.authorizations.map((a) => [a.name, a])), version: source.version() };
 }
 
+function changeOf(d: ModelChanges): StateChange {
+  return {
+    workloads: d.upsertedWorkloads.length + d.removedWorkloads.length > 0,
+    services: d.upsertedServices.length + d.removedServices.length > 0,
+    authorizations: d.upsertedAuthorizations.length + d.removedAuthorizations.length > 0,
+  };
+}
+
 /** The control plane's config stream as a model source. */
 export function configClientSource(client: ConfigClient): ModelSource {
   return {
@@ -84,12 +92,7 @@ export function configClientSource(client: ConfigClient): ModelSource {
       return v ? `${v.epoch}/${v.n}` : 'none';
     },
     onChange: (listener) =>
-      client.onChange((d) =>
-        listener({
-          workloads: d.upsertedWorkloads.length + d.removedWorkloads.length > 0,
-          services: d.upsertedServices.length + d.removedServices.length > 0,
-          authorizations: d.upsertedAuthorizations.length + d.removedAuthorizations.length > 0,
-        })),
+      client.onChange((d) => listener(changeOf(d))),
     close: () => client.close(),
   };
 }
@@ -101,12 +104,7 @@ export function configStoreSource(store: ConfigStore, onClose: () => void = () =
     model: () => store.model,
     version: () => `local/${store.version}`,
     onChange: (listener) =>
-      store.subscribe((d) =>
-        listener({
-          workloads: d.upsertedWorkloads.length + d.removedWorkloads.length > 0,
-          services: d.upsertedServices.length + d.removedServices.length > 0,
-          authorizations: d.upsertedAuthorizations.length + d.removedAuthorizations.length > 0,
-        })),
+      store.subscribe((d) => listener(changeOf(d))),
     close: onClose,
   };
 }

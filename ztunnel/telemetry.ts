@@ -1,10 +1,14 @@
 // Per-connection telemetry of ztunnel (facts §7.1–7.2): Istio's TCP metrics with reporter
 // `source` (outbound) or `destination` (inbound), and exactly one access-log line per connection
 // when it ends — INFO on success, ERROR with `error` on failure (early refusals included).
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import type { Service, Workload } from '../shared/config/model.js';
+import { relay, RelayEnd } from '../shared/net/relay.js';
 import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import { trafficLabels, workloadName, type ResponseFlag, type TcpMetrics, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
+import type { ConnectionManager, TrackedConnection } from './connection-manager.js';
 import type { SocketAddress } from './orig-dst.js';
 
 const fmt = (a: SocketAddress | undefined): string | undefined => (a === undefined ? undefined : a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`);
@@ -98,4 +102,28 @@ export class ConnectionTelemetry {
     if (f.dstIdentity) out['dst.identity'] = formatIdentity(f.dstIdentity);
     return out;
   }
+}
+
+/**
+ * The established half of a connection: relays client and upstream, then releases the tracked
+ * connection and records its end (`closedReason()` set means ztunnel closed it, e.g. policy).
+ */
+export async function relayTracked(
+  ctx: { readonly connections: ConnectionManager },
+  tracked: TrackedConnection,
+  tel: ConnectionTelemetry,
+  client: Socket,
+  upstream: Duplex,
+  closedReason: () => string | undefined,
+): Promise<void> {
+  if (client.destroyed) {
+    ctx.connections.release(tracked);
+    upstream.destroy();
+    tel.fail('-', closedReason() ?? 'client closed before the upstream connected');
+    return;
+  }
+  tel.open();
+  const r = await relay(client, upstream);
+  ctx.connections.release(tracked);
+  tel.end({ sent: r.bytesBtoA, received: r.bytesAtoB }, closedReason() ?? (r.end === RelayEnd.Completed ? undefined : r.error?.message ?? r.end));
 }

@@ -3,10 +3,9 @@
 // into a DENY on "no identity"), then L4 policy with no identity; refused connections are reset.
 import type { Socket } from 'node:net';
 import { connectTcp } from '../../shared/net/connect.js';
-import { relay, RelayEnd } from '../../shared/net/relay.js';
 import { identityOf, type ZtunnelContext } from '../context.js';
 import { plainIp, type OriginalDstResolver } from '../orig-dst.js';
-import { ConnectionTelemetry } from '../telemetry.js';
+import { ConnectionTelemetry, relayTracked } from '../telemetry.js';
 import { logDryRun } from './hbone-inbound.js';
 import { checkInbound } from './inbound-check.js';
 
@@ -80,15 +79,6 @@ export class PlaintextInbound {
       if (!socket.destroyed) socket.resetAndDestroy();
       return;
     }
-    if (socket.destroyed) {
-      ctx.connections.release(tracked);
-      upstream.destroy();
-      tel.fail('-', closedReason ?? 'client closed before the upstream connected');
-      return;
-    }
-    tel.open();
-    const r = await relay(socket, upstream);
-    ctx.connections.release(tracked);
-    tel.end({ sent: r.bytesBtoA, received: r.bytesAtoB }, closedReason ?? (r.end === RelayEnd.Completed ? undefined : r.error?.message ?? r.end));
+    await relayTracked(ctx, tracked, tel, socket, upstream, () => closedReason);
   }
 }

@@ -8,12 +8,11 @@ import { isMeshError, ErrorCode } from '../../shared/errors.js';
 import { buildConnectHeaders } from '../../shared/hbone/connect-headers.js';
 import type { HbonePool } from '../../shared/hbone/pool.js';
 import { connectTcp } from '../../shared/net/connect.js';
-import { relay, RelayEnd } from '../../shared/net/relay.js';
 import type { ResponseFlag } from '../../shared/telemetry/tcp-metrics.js';
 import { workloadName } from '../../shared/telemetry/tcp-metrics.js';
 import { identityOf, type ZtunnelContext } from '../context.js';
 import { plainIp, type OriginalDstResolver, type SocketAddress } from '../orig-dst.js';
-import { ConnectionTelemetry } from '../telemetry.js';
+import { ConnectionTelemetry, relayTracked } from '../telemetry.js';
 import { buildRequest, type OutboundRequest } from './build-request.js';
 
 export interface OutboundOptions {
@@ -124,15 +123,6 @@ export class Outbound {
       if (!socket.destroyed) socket.resetAndDestroy();
       return;
     }
-    if (socket.destroyed) {
-      ctx.connections.release(tracked);
-      upstream.destroy();
-      tel.fail('-', closedReason ?? 'client closed before the upstream connected');
-      return;
-    }
-    tel.open();
-    const r = await relay(socket, upstream);
-    ctx.connections.release(tracked);
-    tel.end({ sent: r.bytesBtoA, received: r.bytesAtoB }, closedReason ?? (r.end === RelayEnd.Completed ? undefined : r.error?.message ?? r.end));
+    await relayTracked(ctx, tracked, tel, socket, upstream, () => closedReason);
   }
 }
