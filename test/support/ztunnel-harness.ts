@@ -177,8 +177,8 @@ export class DirectCluster {
 
   async close(): Promise<void> {
     for (const s of this.clients) s.destroy();
-    await Promise.all([...this.nodes.values()].map((n) => n.ztunnel.shutdown(0)));
     await Promise.all(this.apps.map((a) => a.close()));
+    await Promise.all([...this.nodes.values()].map((n) => n.ztunnel.shutdown(0)));
   }
 }
 
