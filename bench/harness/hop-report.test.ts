@@ -100,6 +100,13 @@ describe('buildHopSummary', () => {
     assert.equal(t.background.remeasuredBlocks, 1);
     assert.equal(t.loadGenerators.wrkPeakCores.direct, 0.75);
     assert.equal(t.loadGenerators.wrkPeakCores.nginx, 0.3);
+    assert.ok(Number.isNaN(t.background.latencyMedianCores), 'no latency phase on a proxied path');
+  });
+
+  it('warns when the latency phases ran beside heavy background load', () => {
+    const busy = rounds.map((r) => ({ ...r, paths: r.paths.map((p) => ({ ...p, latency: { ...p.latency!, cpu: { ...p.latency!.cpu, backgroundCores: 0.8 } } })) }));
+    assert.match(formatHopReport(buildHopSummary(busy, paths, {}), 3), /warning: other work took 0\.80 cores/);
+    assert.doesNotMatch(formatHopReport(s, 3), /warning/);
   });
 
   it('prints a table with every path and a verdict per target', () => {

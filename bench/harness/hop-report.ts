@@ -125,6 +125,8 @@ export interface BackgroundSummary {
   readonly maxCores: number;
   readonly maxStealCores: number;
   readonly remeasuredBlocks: number;
+  /** Median background cores over the latency phases of the proxied paths (added p50 is absolute, not a ratio). */
+  readonly latencyMedianCores: number;
 }
 
 export interface HopSummary {
@@ -247,6 +249,7 @@ export function buildHopSummary(rounds: readonly RoundResult[], paths: readonly 
     maxCores: bg.length ? Math.max(...bg) : NaN,
     maxStealCores: peak(phases.map((m) => m.cpu.stealCores ?? NaN)),
     remeasuredBlocks: rounds.reduce((a, r) => a + (r.remeasured?.length ?? 0), 0),
+    latencyMedianCores: median(rounds.flatMap((r) => r.paths.filter((p) => p.path !== 'direct').map((p) => p.latency?.cpu.backgroundCores ?? NaN))),
   };
   const hasBase = rounds.some((r) => pathIn(r, 'ambit-base') !== undefined);
   const baseline: BaselineComparison | undefined = hasBase
@@ -283,6 +286,8 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 }
 
 const pathOrder: readonly PathName[] = ['direct', 'ambit', 'nginx', 'ambit-base'];
+/** Background load above which the added-p50 verdict is flagged as unreliable. */
+const latencyNoiseCores = 0.25;
 const pct = (x: number): string => `${fmt(x * 100, 0)} %`;
 
 /** The human-readable report: results per path, proxy costs, every round's ratios, targets. */
@@ -339,5 +344,9 @@ export function formatHopReport(s: HopSummary, roundCount: number): string {
     `background load (CPU of processes not in the benchmark) per phase: median ${fmt(s.background.medianCores, 2)}, max ${fmt(s.background.maxCores, 2)} cores; `
       + `steal max ${fmt(s.background.maxStealCores, 2)} cores; ${s.background.remeasuredBlocks} block(s) re-measured`,
   );
+  if (s.background.latencyMedianCores > latencyNoiseCores) {
+    lines.push(`warning: other work took ${fmt(s.background.latencyMedianCores, 2)} cores (median) during the latency phases: the ratios hold up `
+      + 'under such load, the absolute added p50 does not (it rose ~0.06 ms under a 1-core burner, bench/README.md); rerun on a quiet machine for that target');
+  }
   return lines.join('\n');
 }

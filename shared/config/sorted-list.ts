@@ -22,6 +22,12 @@ export function searchSorted<T>(list: readonly T[], key: string, keyOf: (t: T) =
   return -lo - 1;
 }
 
+/** `items` in order: sorted only when they are not already (changes usually come sorted). */
+function sorted<T>(items: T[], compare: (a: T, b: T) => number): T[] {
+  for (let i = 1; i < items.length; i++) if (compare(items[i - 1]!, items[i]!) > 0) return items.sort(compare);
+  return items;
+}
+
 /** `list` with `upserts` put in place (replacing equal keys) and `removals` taken out, as a new array. */
 export function withChanges<T>(list: readonly T[], upserts: readonly T[], removals: readonly string[], keyOf: (t: T) => string, compare: KeyCompare): T[] {
   const changes = upserts.length + removals.length;
@@ -39,8 +45,8 @@ export function withChanges<T>(list: readonly T[], upserts: readonly T[], remova
     return out;
   }
   // Many changes: one merge of two sorted sequences.
-  const adds = upserts.map((item) => ({ key: keyOf(item), item })).sort((a, b) => compare(a.key, b.key));
-  const drops = [...removals].sort(compare);
+  const adds = sorted(upserts.map((item) => ({ key: keyOf(item), item })), (a, b) => compare(a.key, b.key));
+  const drops = sorted([...removals], compare);
   const out: T[] = [];
   let a = 0;
   let d = 0;
