@@ -1,6 +1,7 @@
 // ControlPlane: the `ambit controlplane` process — a source feeding the ConfigStore, the config
 // stream and the CA on one gRPC+TLS port (15012). Owns its CA (loaded from, or created in, a
-// directory) and its own serving certificate.
+// directory) and its own serving certificate. The Kubernetes parts (and client-node, ~28 MB of
+// heap) are loaded only for the kube source.
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -16,8 +17,7 @@ import { controlPlaneIdentity, controlPlaneServerCredentials } from '../shared/x
 import { CaService } from './ca-service.js';
 import { loadBootstrapTokens, type CallerAuthenticator } from './caller-auth.js';
 import { ConfigService } from './config-service.js';
-import { KubeSource } from './kube-source.js';
-import { anyOf, tokenReviewAuthenticator } from './token-review.js';
+import type { KubeSource } from './kube-source.js';
 
 export interface ControlPlaneOptions {
   readonly source: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'kube'; readonly kubeConfig: KubeConfig };
@@ -55,14 +55,17 @@ export class ControlPlane {
       this.fileSource = new FileSource({ path: source.path, store: this.store, logger: log });
       await this.fileSource.start();
     } else {
+      const { KubeSource } = await import('./kube-source.js');
       this.kubeSource = new KubeSource({ kubeConfig: source.kubeConfig, store: this.store, logger: log });
       await this.kubeSource.start();
     }
     // Bootstrap tokens (if given) are checked first, locally, so they never reach the API server.
     const bootstrap: CallerAuthenticator | undefined = this.opts.tokensFile ? await loadBootstrapTokens(this.opts.tokensFile) : undefined;
-    const authenticate: CallerAuthenticator = source.kind === 'kube'
-      ? anyOf(...(bootstrap ? [bootstrap] : []), tokenReviewAuthenticator({ kubeConfig: source.kubeConfig, trustDomain: this.opts.trustDomain, logger: log }))
-      : bootstrap ?? (async () => undefined);
+    let authenticate: CallerAuthenticator = bootstrap ?? (async () => undefined);
+    if (source.kind === 'kube') {
+      const { anyOf, tokenReviewAuthenticator } = await import('./token-review.js');
+      authenticate = anyOf(...(bootstrap ? [bootstrap] : []), tokenReviewAuthenticator({ kubeConfig: source.kubeConfig, trustDomain: this.opts.trustDomain, logger: log }));
+    }
     this.configService = new ConfigService({ store: this.store, logger: log });
     const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
     server.addService(configServiceDefinition, this.configService.implementation());
