@@ -15,11 +15,12 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--log-level <level>', 'pino level', 'info')
     .action(async (o: { source: string; listen: string; caDir: string; tokens?: string; trustDomain: string; logLevel: string }) => {
       const logger = createLogger({ level: o.logLevel, name: 'controlplane' });
-      // Loaded only for this command: client-node and grpc-js cost ~0.6 s and ~80 MB at start-up,
-      // which every other ambit process (the HBONE tools, later ztunnel) must not pay.
-      const [{ ControlPlane }, { KubeConfig }] = await Promise.all([import('../controlplane/control-plane.js'), import('@kubernetes/client-node')]);
+      // Loaded only for this command (grpc-js) and only for --source kube (client-node: ~0.6 s and
+      // ~40 MB at start-up), which the file source and every other ambit process must not pay.
+      const { ControlPlane } = await import('../controlplane/control-plane.js');
       let source: ConstructorParameters<typeof ControlPlane>[0]['source'];
       if (o.source === 'kube') {
+        const { KubeConfig } = await import('@kubernetes/client-node');
         const kubeConfig = new KubeConfig();
         kubeConfig.loadFromDefault();
         source = { kind: 'kube', kubeConfig };
