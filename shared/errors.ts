@@ -15,6 +15,10 @@ export const ErrorCode = {
   HboneTimeout: 'HBONE_TIMEOUT',
   HboneClosed: 'HBONE_CLOSED',
   Aborted: 'ABORTED',
+  /** iptables missing, or no root/CAP_NET_ADMIN: nothing will be captured. */
+  CaptureUnavailable: 'CAPTURE_UNAVAILABLE',
+  /** iptables ran and refused or failed (bad rule, lock timeout, killed at the timeout). */
+  CaptureFailed: 'CAPTURE_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

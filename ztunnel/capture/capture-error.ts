@@ -1,20 +1,21 @@
-// CaptureError: why capture rules could not be read or written, with a stable code (MeshError's
-// shape; these codes belong in shared/errors.ts once that file takes them).
+// CaptureError: why capture rules could not be read or written — a MeshError with one of the
+// two capture codes of shared/errors.ts.
+import { ErrorCode, MeshError } from '../../shared/errors.js';
+
 export const CaptureErrorCode = {
   /** iptables is not installed, or the process lacks root/CAP_NET_ADMIN: nothing will be captured. */
-  Unavailable: 'CAPTURE_UNAVAILABLE',
+  Unavailable: ErrorCode.CaptureUnavailable,
   /** iptables ran and refused or failed (bad rule, lock timeout, killed at the timeout). */
-  Failed: 'CAPTURE_FAILED',
+  Failed: ErrorCode.CaptureFailed,
 } as const;
 export type CaptureErrorCode = (typeof CaptureErrorCode)[keyof typeof CaptureErrorCode];
 
-export class CaptureError extends Error {
-  readonly code: CaptureErrorCode;
+export class CaptureError extends MeshError {
+  declare readonly code: CaptureErrorCode;
 
   constructor(code: CaptureErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'CaptureError';
-    this.code = code;
   }
 }
 
