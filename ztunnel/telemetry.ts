@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Service, Workload } from '../shared/config/model.js';
 import { relay, RelayEnd } from '../shared/net/relay.js';
-import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
+import { identityUri, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import { trafficLabels, workloadName, type ResponseFlag, type TcpMetrics, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
 import type { ConnectionManager, TrackedConnection } from './connection-manager.js';
@@ -91,7 +91,7 @@ export class ConnectionTelemetry {
       out['src.workload'] = workloadName(f.srcWorkload);
       out['src.namespace'] = f.srcWorkload.namespace;
     }
-    if (f.srcIdentity) out['src.identity'] = formatIdentity(f.srcIdentity);
+    if (f.srcIdentity) out['src.identity'] = identityUri(f.srcIdentity);
     out['dst.addr'] = fmt(f.dst);
     if (f.hboneAddr) out['dst.hbone_addr'] = f.hboneAddr;
     if (f.dstService) out['dst.service'] = f.dstService.hostname;
@@ -99,7 +99,7 @@ export class ConnectionTelemetry {
       out['dst.workload'] = workloadName(f.dstWorkload);
       out['dst.namespace'] = f.dstWorkload.namespace;
     }
-    if (f.dstIdentity) out['dst.identity'] = formatIdentity(f.dstIdentity);
+    if (f.dstIdentity) out['dst.identity'] = identityUri(f.dstIdentity);
     return out;
   }
 }

@@ -53,8 +53,17 @@ export function tryParseIdentity(uri: string): Identity | undefined {
   }
 }
 
+/**
+ * The URI of an identity that was already validated (parsed from a certificate, or from the
+ * model), for labels and logs on per-connection paths. Anything that goes into a certificate
+ * or a CSR uses formatIdentity(), which checks it.
+ */
+export function identityUri(id: Identity): string {
+  return `${scheme}${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
+}
+
 export function formatIdentity(id: Identity): string {
-  const uri = `${scheme}${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
+  const uri = identityUri(id);
   // Round-trip through the parser so a bad part can never be formatted into a certificate.
   parseIdentity(uri);
   return uri;

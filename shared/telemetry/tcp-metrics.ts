@@ -4,7 +4,7 @@
 // One TcpMetrics per process, on the registry it is given (never the global one).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Service, Workload } from '../config/model.js';
-import { formatIdentity, type Identity } from '../identity/spiffe.js';
+import { identityUri, type Identity } from '../identity/spiffe.js';
 
 export type Reporter = 'source' | 'destination' | 'waypoint';
 
@@ -61,7 +61,7 @@ export function trafficLabels(p: TrafficParties): TrafficLabels {
     source_canonical_service: src?.canonicalName ?? unknown,
     source_canonical_revision: src?.canonicalRevision ?? unknown,
     source_workload_namespace: src?.namespace ?? unknown,
-    source_principal: p.sourcePrincipal ? formatIdentity(p.sourcePrincipal) : unknown,
+    source_principal: p.sourcePrincipal ? identityUri(p.sourcePrincipal) : unknown,
     source_app: src?.labels['app'] ?? src?.canonicalName ?? unknown,
     source_version: src?.labels['version'] ?? src?.canonicalRevision ?? unknown,
     source_cluster: src ? cluster : unknown,
@@ -72,7 +72,7 @@ export function trafficLabels(p: TrafficParties): TrafficLabels {
     destination_canonical_service: dst?.canonicalName ?? unknown,
     destination_canonical_revision: dst?.canonicalRevision ?? unknown,
     destination_workload_namespace: dst?.namespace ?? unknown,
-    destination_principal: p.destinationPrincipal ? formatIdentity(p.destinationPrincipal) : unknown,
+    destination_principal: p.destinationPrincipal ? identityUri(p.destinationPrincipal) : unknown,
     destination_app: dst?.labels['app'] ?? dst?.canonicalName ?? unknown,
     destination_version: dst?.labels['version'] ?? dst?.canonicalRevision ?? unknown,
     destination_cluster: dst ? cluster : unknown,
