@@ -18,6 +18,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gitCommit } from './harness/run-info.js';
 import type { BulkResult } from './harness/bulk-client.js';
 import { buildHopSummary, formatHopReport, Metrics, type Measured, type Metric, type PathRound, type RoundResult } from './harness/hop-report.js';
 import { CpuPolicy, PathName, sidePlacement, startHopTopology, type HopPath, type HopTopology } from './harness/hop-topology.js';
@@ -121,11 +122,6 @@ function toolOutput(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.error) throw new Error(`${cmd} is required (${r.error.message})`);
   return `${r.stdout}${r.stderr}`;
-}
-
-function gitCommit(): string {
-  const r = spawnSync('git', ['-C', repoRoot, 'describe', '--always', '--dirty'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown';
 }
 
 function describeMachine(): Record<string, string | number> & { streamModule?: string } {
@@ -324,7 +320,7 @@ async function runBench(o: BenchOptions, group: ProcessGroup, sampler: ProcSampl
     wrkPhases: { rps: 'wrk keep-alive', cps: "wrk -H 'Connection: close' (one new TCP connection per request)", latency: 'wrk -t1 -c1 --latency' },
     bulk: 'one GET of a sparse file from the nginx backend, one connection, Node client',
   };
-  await writeFile(file, `${JSON.stringify({ benchmark: 'hbone-hop', version: 2, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), commit: gitCommit(), machine, settings, summary, memory, processes: topology.paths, backend: topology.backend, rounds }, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify({ benchmark: 'hbone-hop', version: 2, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), commit: gitCommit(repoRoot), machine, settings, summary, memory, processes: topology.paths, backend: topology.backend, rounds }, null, 2)}\n`);
   out(`\nresults: ${file}\n`);
   if (o.cpuProfDir) out(`cpu profiles (written when forward/serve exit): ${o.cpuProfDir}\n`);
 }

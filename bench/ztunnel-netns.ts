@@ -1,4 +1,5 @@
-// Issue 4's benchmark: ztunnel in the netns cluster. Two node namespaces joined by a veth pair,
+// Issue 4's benchmark: ztunnel in the netns cluster. (One file over the 500-line mark on purpose: it
+// is one run's sequence — topology, paths, rounds, report — and its report needs the run's types.) Two node namespaces joined by a veth pair,
 // pods as namespaces (test/support/netns.ts), the real `ambit controlplane` in node-1 and one real
 // `ambit ztunnel` per node with iptables capture. One nginx HTTP backend in an enrolled pod and one
 // in a non-enrolled pod on node-2; three paths measured side by side in one run:
@@ -23,6 +24,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './harness/hop-report.js';
+import { gitCommit } from './harness/run-info.js';
 import { buildBackendConfig, buildStreamClientConfig, buildStreamServerConfig, type CertPaths } from './harness/nginx-config.js';
 import { childPids, cpuDelta, machineBusyFraction, ProcSampler, readMemoryKb, type TrackedProcess } from './harness/proc-sampler.js';
 import { pathOrder } from './harness/schedule.js';
@@ -111,12 +114,6 @@ function readOptions(argv: string[]): Options {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: readonly number[]): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 const mesh = (): string => {
@@ -474,7 +471,7 @@ async function main(): Promise<void> {
     out(summary.text);
     mkdirSync(o.outDir, { recursive: true });
     const file = join(o.outDir, `ztunnel-netns-${o.mode}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ options: o, commit: gitCommit(), busyBefore: r3(busyBefore), loadavgAfter: os.loadavg(), machine: { cpus: os.availableParallelism(), cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version }, rounds, hold, summary: summary.json, totalSeconds: (Date.now() - t0) / 1000 }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ options: o, commit: gitCommit(repoRoot), busyBefore: r3(busyBefore), loadavgAfter: os.loadavg(), machine: { cpus: os.availableParallelism(), cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version }, rounds, hold, summary: summary.json, totalSeconds: (Date.now() - t0) / 1000 }, null, 2)}\n`);
     out(`wrote ${file} (${((Date.now() - t0) / 1000).toFixed(0)} s in all)\n`);
   } finally {
     await b.destroy();
@@ -486,11 +483,6 @@ async function main(): Promise<void> {
 function errs(w: WrkResult): string {
   const n = totalSocketErrors(w) + w.non2xx;
   return n ? ` (${n} errors)` : '';
-}
-
-function gitCommit(): string {
-  const r = spawnSync('git', ['-C', repoRoot, 'describe', '--always', '--dirty'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown';
 }
 
 function summarize(o: Options, rounds: readonly Record<PathName, PathRound>[], hold: HoldResult, peaks: Record<string, { peakRssKb: number }>, idleVcpu: Record<string, number>): { text: string; json: unknown } {
