@@ -2,13 +2,14 @@
 // the last deltas so a reconnecting proxy of this epoch gets only what it missed; anyone else
 // gets a snapshot. Each message is built and serialized once for every subscriber. Snapshots are
 // admitted a few at a time: grpc-js frames every message in a fresh copy, so a reconnect storm
-// of N proxies would otherwise hold N copies of the whole model in memory at once. Acks and
-// nacks are logged and kept per subscriber for the admin views.
+// of N proxies would otherwise hold N copies of the whole model in memory at once. Waypoints also
+// get the L7 resources; ztunnels get the same versions without them. Acks and nacks are logged
+// and kept per subscriber for the admin views.
 import { randomBytes } from 'node:crypto';
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ConfigStore, ModelDelta } from '../shared/config/config-store.js';
 import type { Logger } from '../shared/log.js';
-import type { ClientMessage, ConfigVersion, ServerMessage } from '../shared/xds/config-protocol.js';
+import type { ClientMessage, ConfigVersion, ProxyKind, ServerMessage } from '../shared/xds/config-protocol.js';
 
 export interface Subscriber {
   readonly node: string;
@@ -33,6 +34,7 @@ type Call = ServerDuplexStream<ClientMessage, ServerMessage>;
 /** One subscription's stream: deltas flow once it has been sent a starting version. */
 interface Stream {
   readonly call: Call;
+  readonly kind: ProxyKind;
   /** Version the stream has been brought to; undefined while it waits for its snapshot. */
   sentVersion?: number;
   closed: boolean;
@@ -45,9 +47,9 @@ export class ConfigService {
   private readonly store: ConfigStore;
   private readonly log: Logger;
   /** Recent deltas with their wire message, built once and written to every subscriber. */
-  private readonly history: { delta: ModelDelta; message: ServerMessage }[] = [];
+  private readonly history: { delta: ModelDelta; messages: Record<ProxyKind, ServerMessage> }[] = [];
   private readonly streams = new Set<Stream>();
-  private snapshotCache?: { n: number; message: ServerMessage };
+  private readonly snapshotCache = new Map<ProxyKind, { n: number; message: ServerMessage }>();
   private readonly historySize: number;
   private readonly maxConcurrentSnapshots: number;
   private readonly snapshotSlotMs: number;
@@ -63,13 +65,16 @@ export class ConfigService {
     this.maxConcurrentSnapshots = opts.maxConcurrentSnapshots ?? 4;
     this.snapshotSlotMs = opts.snapshotSlotMs ?? 10_000;
     this.unsubscribeStore = this.store.subscribe((delta) => {
-      const message: ServerMessage = { delta: { ...delta, version: { epoch: this.epoch, n: delta.version } } };
-      this.history.push({ delta, message });
+      const version = { epoch: this.epoch, n: delta.version };
+      const { upsertedWaypointResources, removedWaypointResources, ...l4 } = delta;
+      // A ztunnel gets every version (possibly empty) so its acks and resumes stay in step.
+      const messages = { waypoint: { delta: { ...delta, version } }, ztunnel: { delta: { ...l4, version } } };
+      this.history.push({ delta, messages });
       if (this.history.length > this.historySize) this.history.shift();
       for (const stream of this.streams) {
         if (stream.sentVersion === undefined || stream.sentVersion >= delta.version) continue;
         stream.sentVersion = delta.version;
-        stream.call.write(message);
+        stream.call.write(messages[stream.kind]);
       }
     });
   }
@@ -123,7 +128,7 @@ export class ConfigService {
         }
         subscriber = { node, kind };
         this.subscribers.add(subscriber);
-        stream = { call, closed: false };
+        stream = { call, kind, closed: false };
         this.streams.add(stream);
         this.sendInitial(stream, lastVersion);
         this.log.info({ node, kind, resumeFrom: lastVersion }, 'config subscriber joined');
@@ -143,7 +148,7 @@ export class ConfigService {
       const missed = this.history.filter((h) => h.delta.version > lastVersion.n);
       const complete = lastVersion.n === current || missed[0]?.delta.version === lastVersion.n + 1;
       if (complete) {
-        for (const h of missed) stream.call.write(h.message);
+        for (const h of missed) stream.call.write(h.messages[stream.kind]);
         stream.sentVersion = current;
         return;
       }
@@ -175,12 +180,15 @@ export class ConfigService {
     };
     stream.releaseSlot = release;
     const current = this.store.version;
-    if (this.snapshotCache?.n !== current) {
+    let cached = this.snapshotCache.get(stream.kind);
+    if (cached?.n !== current) {
       const model = this.store.model;
-      this.snapshotCache = { n: current, message: { snapshot: { version: this.version(), workloads: model.workloads, services: model.services, authorizations: model.authorizations } } };
+      const l7 = stream.kind === 'waypoint' ? { waypointResources: [...this.store.waypointResources.values()] } : {};
+      cached = { n: current, message: { snapshot: { version: this.version(), workloads: model.workloads, services: model.services, authorizations: model.authorizations, ...l7 } } };
+      this.snapshotCache.set(stream.kind, cached);
     }
     stream.sentVersion = current;
     // The callback runs once grpc-js has handed the framed copy to HTTP/2 (flow control permitting).
-    stream.call.write(this.snapshotCache.message, () => release());
+    stream.call.write(cached.message, () => release());
   }
 }

@@ -9,6 +9,7 @@ import type { ModelIndex } from './model-index.js';
 import { ModelIndexUpdater } from './model-index-updater.js';
 import { serviceKey, type MeshModel, type ModelChanges } from './model.js';
 import { resourceKey, ResourceSet, type ResourceChange } from './resource-set.js';
+import { waypointResourceKinds, type WaypointResource } from './waypoint-resources.js';
 
 export interface ModelDelta extends ModelChanges {
   readonly version: number;
@@ -33,8 +34,12 @@ export function diffModels(before: MeshModel, after: MeshModel): ModelChanges {
   return { upsertedWorkloads: w.upserted, removedWorkloads: w.removed, upsertedServices: s.upserted, removedServices: s.removed, upsertedAuthorizations: a.upserted, removedAuthorizations: a.removed };
 }
 
-function isEmpty(c: ModelChanges): boolean {
-  return c.upsertedWorkloads.length + c.removedWorkloads.length + c.upsertedServices.length + c.removedServices.length + c.upsertedAuthorizations.length + c.removedAuthorizations.length === 0;
+export function isEmptyChange(c: ModelChanges): boolean {
+  return (
+    c.upsertedWorkloads.length + c.removedWorkloads.length + c.upsertedServices.length + c.removedServices.length + c.upsertedAuthorizations.length + c.removedAuthorizations.length +
+      (c.upsertedWaypointResources?.length ?? 0) + (c.removedWaypointResources?.length ?? 0) ===
+    0
+  );
 }
 
 export class ConfigStore {
@@ -46,6 +51,9 @@ export class ConfigStore {
   private compilerBroken = false;
   private readonly listeners = new Set<ModelListener>();
   private currentVersion = 0;
+  /** The L7 resources in force, by `Kind/namespace/name`: what waypoints decide from. */
+  private readonly l7 = new Map<string, WaypointResource>();
+  private readonly l7Unpublished = new Set<string>();
 
   constructor(opts: CompileOptions & { defaultNamespace?: string }) {
     this.compileOptions = opts;
@@ -76,6 +84,11 @@ export class ConfigStore {
     return this.compiler.warnings;
   }
 
+  /** The L7 resources in force (AuthorizationPolicy, RequestAuthentication, VirtualService, ...). */
+  get waypointResources(): ReadonlyMap<string, WaypointResource> {
+    return this.l7;
+  }
+
   subscribe(listener: ModelListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -86,13 +99,41 @@ export class ConfigStore {
     change(this.resources);
     const resourceChanges = this.resources.takeChanges();
     if (resourceChanges.length === 0 && !this.compilerBroken) return undefined;
-    const changes = this.compile(resourceChanges);
-    if (isEmpty(changes)) return undefined;
+    this.noteWaypointChanges(resourceChanges);
+    const changes = { ...this.compile(resourceChanges), ...this.takeWaypointChanges() };
+    if (isEmptyChange(changes)) return undefined;
     this.indexUpdater.apply(changes);
     this.currentVersion++;
     const delta: ModelDelta = { version: this.currentVersion, ...changes };
     for (const listener of this.listeners) listener(delta);
     return delta;
+  }
+
+  /**
+   * Records the L7 part of a change (copied through as decoded: each waypoint compiles what
+   * concerns it). Kept until published, so a compile that throws does not lose it.
+   */
+  private noteWaypointChanges(changes: readonly ResourceChange[]): void {
+    for (const c of changes) {
+      const kind = (c.after ?? c.before)?.kind;
+      if (kind === undefined || !waypointResourceKinds.has(kind)) continue;
+      if (c.after) this.l7.set(c.key, c.after as WaypointResource);
+      else this.l7.delete(c.key);
+      this.l7Unpublished.add(c.key);
+    }
+  }
+
+  private takeWaypointChanges(): Pick<ModelChanges, 'upsertedWaypointResources' | 'removedWaypointResources'> {
+    if (this.l7Unpublished.size === 0) return {};
+    const upserted: WaypointResource[] = [];
+    const removed: string[] = [];
+    for (const key of this.l7Unpublished) {
+      const r = this.l7.get(key);
+      if (r) upserted.push(r);
+      else removed.push(key);
+    }
+    this.l7Unpublished.clear();
+    return { upsertedWaypointResources: upserted, removedWaypointResources: removed };
   }
 
   private compile(changes: readonly ResourceChange[]): ModelChanges {

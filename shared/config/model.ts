@@ -2,6 +2,7 @@
 // (istio.workload.Workload / Service, istio.security.Authorization): plain data, built by
 // compile-model.ts and compile-authorization.ts.
 import type { Authorization } from './compile-authorization.js';
+import type { WaypointResource } from './waypoint-resources.js';
 
 export type { Authorization };
 
@@ -81,6 +82,10 @@ export interface ModelChanges {
   readonly removedServices: readonly string[];
   readonly upsertedAuthorizations: readonly Authorization[];
   readonly removedAuthorizations: readonly string[];
+  /** L7 resources for waypoints (ConfigStore only; never from the compiler, never sent to ztunnels). */
+  readonly upsertedWaypointResources?: readonly WaypointResource[];
+  /** `Kind/namespace/name` of each removed L7 resource. */
+  readonly removedWaypointResources?: readonly string[];
 }
 
 export interface MeshModel {

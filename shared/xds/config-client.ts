@@ -5,6 +5,8 @@
 // only real changes. A message that cannot be applied is nacked and changes nothing.
 import grpc, { type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { serviceKey, type Authorization, type Service, type Workload } from '../config/model.js';
+import { resourceKey } from '../config/resource-set.js';
+import { waypointResourceKinds, type WaypointResource } from '../config/waypoint-resources.js';
 import type { Logger } from '../log.js';
 import { configServiceDefinition, type ClientMessage, type ConfigVersion, type ModelPayload, type ProxyKind, type ServerMessage, type VersionedChanges } from './config-protocol.js';
 
@@ -39,8 +41,15 @@ function validService(s: unknown): s is Service {
   return typeof x?.hostname === 'string' && typeof x.namespace === 'string' && Array.isArray(x.addresses) && Array.isArray(x.ports);
 }
 
+function validWaypointResource(r: unknown): r is WaypointResource {
+  const x = r as Partial<WaypointResource>;
+  return typeof x?.kind === 'string' && waypointResourceKinds.has(x.kind) && typeof x.meta?.name === 'string' && typeof x.meta.namespace === 'string' && typeof x.spec === 'object' && x.spec !== null;
+}
+
 export class ConfigClient {
   readonly workloads = new Map<string, Workload>();
+  /** Waypoints only: the L7 resources by `Kind/namespace/name`. */
+  readonly waypointResources = new Map<string, WaypointResource>();
   readonly services = new Map<string, Service>();
   readonly authorizations = new Map<string, Authorization>();
   private version?: ConfigVersion;
@@ -147,7 +156,7 @@ export class ConfigClient {
       this.connectedOnce = true;
       this.resolveFirst();
     }
-    const sizes = [applied.upsertedWorkloads, applied.removedWorkloads, applied.upsertedServices, applied.removedServices, applied.upsertedAuthorizations, applied.removedAuthorizations];
+    const sizes = [applied.upsertedWorkloads, applied.removedWorkloads, applied.upsertedServices, applied.removedServices, applied.upsertedAuthorizations, applied.removedAuthorizations, applied.upsertedWaypointResources ?? [], applied.removedWaypointResources ?? []];
     if (sizes.some((list) => list.length > 0)) {
       for (const l of this.listeners) l(applied);
     }
@@ -156,12 +165,15 @@ export class ConfigClient {
   private applySnapshot(version: ConfigVersion, payload: ModelPayload): AppliedDelta {
     const { workloads, services, authorizations } = payload;
     if (!Array.isArray(workloads) || !Array.isArray(services) || !Array.isArray(authorizations)) throw new Error('snapshot lacks workloads, services or authorizations');
-    this.validate(workloads, services, authorizations);
+    const l7 = payload.waypointResources ?? [];
+    if (!Array.isArray(l7)) throw new Error('snapshot has malformed waypointResources');
+    this.validate(workloads, services, authorizations, l7);
     const delta: AppliedDelta = {
       version,
       ...changesAgainst(this.workloads, workloads, (w) => w.uid, 'Workloads'),
       ...changesAgainst<Service, 'Services'>(this.services, services, serviceKey, 'Services'),
       ...changesAgainst(this.authorizations, authorizations, (a) => a.name, 'Authorizations'),
+      ...(this.opts.kind === 'waypoint' ? changesAgainst<WaypointResource, 'WaypointResources'>(this.waypointResources, l7, resourceKey, 'WaypointResources') : {}),
     } as AppliedDelta;
     this.commit(delta);
     return delta;
@@ -170,13 +182,15 @@ export class ConfigClient {
   private applyDelta(d: AppliedDelta): AppliedDelta {
     const parts = [d.upsertedWorkloads, d.removedWorkloads, d.upsertedServices, d.removedServices, d.upsertedAuthorizations, d.removedAuthorizations];
     if (parts.some((p) => !Array.isArray(p))) throw new Error('delta lacks a list');
-    this.validate(d.upsertedWorkloads, d.upsertedServices, d.upsertedAuthorizations);
+    const l7 = [d.upsertedWaypointResources ?? [], d.removedWaypointResources ?? []];
+    if (l7.some((p) => !Array.isArray(p))) throw new Error('delta has a malformed waypoint resource list');
+    this.validate(d.upsertedWorkloads, d.upsertedServices, d.upsertedAuthorizations, d.upsertedWaypointResources ?? []);
     this.commit(d);
     return d;
   }
 
-  private validate(workloads: readonly unknown[], services: readonly unknown[], authorizations: readonly unknown[]): void {
-    const bad = workloads.find((w) => !validWorkload(w)) ?? services.find((s) => !validService(s)) ?? authorizations.find((a) => !validAuthorization(a));
+  private validate(workloads: readonly unknown[], services: readonly unknown[], authorizations: readonly unknown[], l7: readonly unknown[]): void {
+    const bad = workloads.find((w) => !validWorkload(w)) ?? services.find((s) => !validService(s)) ?? authorizations.find((a) => !validAuthorization(a)) ?? l7.find((r) => !validWaypointResource(r));
     if (bad !== undefined) throw new Error(`malformed entry: ${JSON.stringify(bad).slice(0, 120)}`);
   }
 
@@ -187,6 +201,9 @@ export class ConfigClient {
     for (const key of d.removedServices) this.services.delete(key);
     for (const a of d.upsertedAuthorizations) this.authorizations.set(a.name, a);
     for (const name of d.removedAuthorizations) this.authorizations.delete(name);
+    if (this.opts.kind !== 'waypoint') return;
+    for (const r of d.upsertedWaypointResources ?? []) this.waypointResources.set(resourceKey(r), r);
+    for (const key of d.removedWaypointResources ?? []) this.waypointResources.delete(key);
   }
 }
 

@@ -5,6 +5,7 @@
 // the client applies as a diff, so its listeners see only real changes.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import type { Authorization, ModelChanges, Service, Workload } from '../config/model.js';
+import type { WaypointResource } from '../config/waypoint-resources.js';
 import { deserializeJson, serializeJson } from './json-codec.js';
 
 export type ProxyKind = 'ztunnel' | 'waypoint';
@@ -24,6 +25,8 @@ export interface ModelPayload {
   readonly workloads: readonly Workload[];
   readonly services: readonly Service[];
   readonly authorizations: readonly Authorization[];
+  /** Waypoint subscribers only: the L7 resources in force. */
+  readonly waypointResources?: readonly WaypointResource[];
 }
 
 /** A change set with the config version it brings the proxy to. */

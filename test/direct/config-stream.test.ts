@@ -40,8 +40,8 @@ describe('config stream', () => {
     cpCert = await mesh.ca.issue(cpId);
   });
 
-  function client(port: number, node: string, expected = [cpId]) {
-    const c = new ConfigClient({ address: `127.0.0.1:${port}`, credentials: controlPlaneChannelCredentials(mesh.ca.rootsPem, expected), node, kind: 'ztunnel', logger: silentLogger(), maxBackoffMs: 200 });
+  function client(port: number, node: string, expected = [cpId], kind: 'ztunnel' | 'waypoint' = 'ztunnel') {
+    const c = new ConfigClient({ address: `127.0.0.1:${port}`, credentials: controlPlaneChannelCredentials(mesh.ca.rootsPem, expected), node, kind, logger: silentLogger(), maxBackoffMs: 200 });
     const deltas: AppliedDelta[] = [];
     c.onChange((d) => deltas.push(d));
     c.start();
@@ -67,6 +67,34 @@ describe('config stream', () => {
     assert.ok(await eventually(() => service.subscriberList().every((sub) => sub.ackedVersion?.n === store.version)), 'both acked the latest version');
     a.c.close();
     b.c.close();
+    stop(s);
+    service.close();
+  });
+
+  it('gives waypoints the L7 resources in the snapshot and in deltas, and ztunnels the same versions without them', async () => {
+    const vs = (weight: number) =>
+      `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: echo, namespace: demo}\nspec: {hosts: [echo], http: [{route: [{destination: {host: echo}, weight: ${weight}}]}]}\n`;
+    const deny = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: no-admin, namespace: demo}\nspec: {targetRefs: [{kind: Service, group: "", name: echo}], action: DENY, rules: [{to: [{operation: {paths: [/admin]}}]}]}\n';
+    const store = new ConfigStore({ trustDomain: 'cluster.local' });
+    store.update((r) => r.applyText('a.yaml', [ns, pod('p1', '10.0.0.1'), svc, vs(100)].join('---\n')));
+    const service = new ConfigService({ store, logger: silentLogger() });
+    const s = await serve(service, cpCert);
+    const z = client(s.port, 'node-1');
+    const w = client(s.port, 'node-1', [cpId], 'waypoint');
+    await Promise.all([z.c.ready(), w.c.ready()]);
+    assert.deepEqual([...w.c.waypointResources.keys()], ['VirtualService/demo/echo']);
+    assert.equal(z.c.waypointResources.size, 0);
+    // An L7-only edit: the waypoint sees exactly it; the ztunnel acks the same version, unchanged.
+    store.update((r) => r.applyText('a.yaml', [ns, pod('p1', '10.0.0.1'), svc, deny].join('---\n')));
+    assert.ok(await eventually(() => w.c.waypointResources.has('AuthorizationPolicy/demo/no-admin') && !w.c.waypointResources.has('VirtualService/demo/echo')));
+    const last = w.deltas.at(-1)!;
+    assert.deepEqual(last.upsertedWaypointResources?.map((r) => r.kind), ['AuthorizationPolicy']);
+    assert.deepEqual(last.removedWaypointResources, ['VirtualService/demo/echo']);
+    assert.ok(await eventually(() => service.subscriberList().every((sub) => sub.ackedVersion?.n === store.version)), 'both acked the L7-only version');
+    assert.equal(z.c.waypointResources.size, 0);
+    assert.equal(z.deltas.length, 1, 'the ztunnel saw no change beyond its snapshot');
+    z.c.close();
+    w.c.close();
     stop(s);
     service.close();
   });
