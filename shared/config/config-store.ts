@@ -117,8 +117,11 @@ export class ConfigStore {
     for (const c of changes) {
       const kind = (c.after ?? c.before)?.kind;
       if (kind === undefined || !waypointResourceKinds.has(kind)) continue;
+      const held = this.l7.get(c.key);
       if (c.after) this.l7.set(c.key, c.after as WaypointResource);
       else this.l7.delete(c.key);
+      // A document re-read unchanged decodes to a new but equal object: nothing to tell waypoints.
+      if (held && c.after && JSON.stringify(held) === JSON.stringify(c.after)) continue;
       this.l7Unpublished.add(c.key);
     }
   }

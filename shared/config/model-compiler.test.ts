@@ -4,6 +4,8 @@ import { formatConfigError } from './config-error.js';
 import { compileModel } from './compile-model.js';
 import { ConfigStore, diffModels, type ModelDelta } from './config-store.js';
 import { ModelIndex } from './model-index.js';
+import { resourceKey } from './resource-set.js';
+import { waypointResourceKinds } from './waypoint-resources.js';
 import type { MeshModel } from './model.js';
 
 // Property: after any sequence of edits, the incrementally maintained model (ConfigStore →
@@ -218,6 +220,7 @@ function run(seed: number, steps: number): { deltas: number; workloads: number }
   store.subscribe((d) => deltas.push(d));
   const sources: Sources = { files: new Map(), kube: new Map() };
   let previous: MeshModel = { workloads: [], services: [], authorizations: [] };
+  let previousL7 = new Map<string, string>();
   let maxWorkloads = 0;
   for (let step = 0; step < steps; step++) {
     const touched = { files: new Set<string>(), kube: new Set<string>() };
@@ -245,8 +248,18 @@ function run(seed: number, steps: number): { deltas: number; workloads: number }
     const model = assertSameAsFullCompile(store, context);
     const expected = diffModels(previous, model);
     const changed = Object.values(expected).some((list: readonly unknown[]) => list.length > 0);
-    assert.equal(deltas.length, before + (changed ? 1 : 0), `${context}: a delta exactly when the model changed`);
-    if (changed) assert.equal(JSON.stringify(deltas.at(-1)), JSON.stringify({ version: deltas.length, ...expected }), `${context}: delta`);
+    // The L7 resources waypoints get: exactly those in force, and a delta names each one that changed.
+    const l7 = new Map(store.resources.resolve().resources.filter((r) => waypointResourceKinds.has(r.kind)).map((r) => [resourceKey(r), JSON.stringify(r)]));
+    assert.deepEqual(new Map([...store.waypointResources].map(([k, r]) => [k, JSON.stringify(r)])), l7, `${context}: L7 resources in force`);
+    const l7Changed = [...new Set([...l7.keys(), ...previousL7.keys()])].filter((k) => l7.get(k) !== previousL7.get(k)).sort();
+    assert.equal(deltas.length, before + (changed || l7Changed.length > 0 ? 1 : 0), `${context}: a delta exactly when the model changed`);
+    if (deltas.length > before) {
+      const { upsertedWaypointResources, removedWaypointResources, ...modelPart } = deltas.at(-1)!;
+      if (changed) assert.equal(JSON.stringify(modelPart), JSON.stringify({ version: deltas.length, ...expected }), `${context}: delta`);
+      const named = [...(upsertedWaypointResources ?? []).map(resourceKey), ...(removedWaypointResources ?? [])].sort();
+      assert.deepEqual(named.filter((k) => l7Changed.includes(k)), l7Changed, `${context}: every changed L7 resource is in the delta`);
+    }
+    previousL7 = l7;
     previous = model;
     maxWorkloads = Math.max(maxWorkloads, model.workloads.length);
   }
