@@ -12,7 +12,7 @@ import { CertStore, type CertificateFetcher } from '../shared/identity/cert-stor
 import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import { TcpMetrics } from '../shared/telemetry/tcp-metrics.js';
-import { AdminServers, type ListenAddress } from './admin.js';
+import { AdminServers, type ListenAddress } from '../shared/telemetry/admin-servers.js';
 import { ConnectionManager } from './connection-manager.js';
 import { identityOf, type ZtunnelContext } from './context.js';
 import { HboneInbound } from './inbound/hbone-inbound.js';

@@ -35,6 +35,8 @@ export interface HboneConnectRequest {
 
 export type HboneConnectDecision =
   | { readonly status: 200; readonly upstream: Socket; readonly onDone?: (result: RelayResult) => void }
+  /** The owner terminates the tunnel itself (a waypoint): after the 200 it gets the stream. */
+  | { readonly status: 200; readonly take: (stream: ServerHttp2Stream) => void }
   | { readonly status: 400 | 401 | 503; readonly reason: string };
 
 export type HboneConnectHandler = (req: HboneConnectRequest) => Promise<HboneConnectDecision>;
@@ -269,6 +271,14 @@ export class HboneServer {
     this.opts.onConnect(request).then(
       (decision) => {
         if (decision.status !== 200) return reply(decision.status, decision.reason);
+        if ('take' in decision) {
+          if (stream.destroyed || aborted) return;
+          responded = true;
+          if (!respondSafely(stream, 200, false)) return;
+          this.stats.streamAccepted();
+          decision.take(stream);
+          return;
+        }
         const upstream = decision.upstream;
         if (stream.destroyed || aborted) {
           upstream.destroy();

@@ -5,7 +5,7 @@
 // connection when policy changes, and by `ambit x authz check`.
 import type { Workload } from '../../shared/config/model.js';
 import { evaluate, policiesFor, type AuthzDecision } from '../../shared/authz/evaluate.js';
-import { isIP } from 'node:net';
+import { hboneClientIp as clientIpBehindHbone } from '../../shared/hbone/forwarded-client.js';
 import type { Identity } from '../../shared/identity/spiffe.js';
 import type { StateView } from '../state.js';
 
@@ -64,20 +64,9 @@ export function checkInbound(view: StateView, node: string | undefined, req: Inb
   return { ok: true, workload, decision };
 }
 
-/**
- * The client's address for policy (source.ip, ipBlocks) on HBONE: the source ztunnel puts the
- * captured client address in `forwarded: for=`. It is believed only when that address belongs to
- * a workload running as the authenticated peer, so a mesh client cannot claim another's IP;
- * otherwise the TCP peer address is used.
- */
+/** The client's address for policy (source.ip, ipBlocks) on HBONE (see shared/hbone/forwarded-client.ts). */
 export function hboneClientIp(view: StateView, peer: Identity, forwarded: unknown, socketIp: string | undefined): string {
-  const fallback = socketIp ?? '0.0.0.0';
-  if (typeof forwarded !== 'string') return fallback;
-  const m = /(?:^|[;,\s])for="?\[?([0-9a-fA-F:.]+?)\]?(?::\d+)?"?(?:[;,\s]|$)/.exec(forwarded);
-  const ip = m?.[1];
-  if (!ip || isIP(ip) === 0) return fallback;
-  const w = view.index.workloadByIp.get(ip);
-  return w && sameIdentity(peer, { trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount }) ? ip : fallback;
+  return clientIpBehindHbone(view.index, peer, forwarded, socketIp);
 }
 
 /** A one-line human explanation of a check, for logs and `ambit x authz check`. */

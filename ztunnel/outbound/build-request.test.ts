@@ -49,7 +49,7 @@ describe('ztunnel buildRequest (outbound plan)', () => {
     assert.equal(plan.kind, 'hbone');
     if (plan.kind !== 'hbone') return;
     assert.equal(plan.via, 'waypoint');
-    assert.deepEqual(plan.nextHop, { host: '10.96.0.50', port: 15008 });
+    assert.deepEqual(plan.nextHop, { host: '10.10.2.50', port: 15008 }, 'a waypoint pod, not the VIP');
     assert.equal(plan.authority, '10.96.0.20:80');
     assert.deepEqual(plan.expectedIdentities, [{ trustDomain: 'cluster.local', namespace: 'demo', serviceAccount: 'echo-istio-waypoint' }]);
   });
@@ -62,7 +62,7 @@ describe('ztunnel buildRequest (outbound plan)', () => {
     assert.equal(fromWaypoint.kind === 'hbone' && fromWaypoint.via, 'direct');
   });
 
-  it('refuses rather than skip a waypoint whose service is unknown', () => {
+  it('refuses rather than skip a waypoint whose service is unknown or has no pod up', () => {
     assert.deepEqual(buildRequest(index(true, false), client, { ip: '10.96.0.20', port: 80 }), { kind: 'refuse', reason: 'waypoint_unavailable' });
   });
 

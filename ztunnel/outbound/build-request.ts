@@ -48,13 +48,16 @@ function isLoopback(ip: string): boolean {
 }
 
 /** HBONE to the waypoint of `w`, if it has one and the source is not that waypoint itself. */
-function viaWaypoint(index: ModelIndex, source: Workload, w: Workload, authority: string, service?: Service): OutboundRequest | undefined {
+function viaWaypoint(index: ModelIndex, source: Workload, w: Workload, authority: string, pick: NonNullable<BuildOptions['pick']>, service?: Service): OutboundRequest | undefined {
   const wp = w.waypoint;
   if (!wp) return undefined;
   const self = source.namespace === wp.identity.namespace && source.serviceAccount === wp.identity.serviceAccount;
   if (self) return undefined; // the waypoint's own upstream connection: do not loop back to it
-  const address = index.serviceByKey.get(wp.service)?.addresses[0];
-  if (!address) return { kind: 'refuse', reason: 'waypoint_unavailable' };
+  // Like Istio's ztunnel, pick a waypoint pod itself (no kube-proxy in the path of 15008), never
+  // falling back to the destination when no waypoint pod is up.
+  const pods = (index.endpointsByService.get(wp.service) ?? []).filter((p) => p.status === 'HEALTHY' && p.addresses.length > 0);
+  if (pods.length === 0) return { kind: 'refuse', reason: 'waypoint_unavailable' };
+  const address = pick(pods).addresses[0]!;
   return {
     kind: 'hbone',
     nextHop: { host: address, port: wp.hbonePort },
@@ -66,8 +69,8 @@ function viaWaypoint(index: ModelIndex, source: Workload, w: Workload, authority
   };
 }
 
-function toWorkload(index: ModelIndex, source: Workload, w: Workload, ip: string, port: number, authorityIfWaypoint: string, service?: Service): OutboundRequest {
-  const waypoint = viaWaypoint(index, source, w, authorityIfWaypoint, service);
+function toWorkload(index: ModelIndex, source: Workload, w: Workload, ip: string, port: number, authorityIfWaypoint: string, pick: NonNullable<BuildOptions['pick']>, service?: Service): OutboundRequest {
+  const waypoint = viaWaypoint(index, source, w, authorityIfWaypoint, pick, service);
   if (waypoint) return waypoint;
   if (w.tunnelProtocol !== 'HBONE') return { kind: 'passthrough', target: { host: ip, port }, ...(service ? { service } : {}) };
   return {
@@ -98,10 +101,10 @@ export function buildRequest(index: ModelIndex, sourceIp: string, dst: { readonl
     });
     if (candidates.length === 0) return { kind: 'refuse', reason: 'no_healthy_upstream' };
     const chosen = pick(candidates);
-    return toWorkload(index, source, chosen.w, chosen.ip, chosen.targetPort, formatAddr(dst.ip, dst.port), service);
+    return toWorkload(index, source, chosen.w, chosen.ip, chosen.targetPort, formatAddr(dst.ip, dst.port), pick, service);
   }
 
   const workload = index.workloadByIp.get(dst.ip);
-  if (workload) return toWorkload(index, source, workload, dst.ip, dst.port, formatAddr(dst.ip, dst.port));
+  if (workload) return toWorkload(index, source, workload, dst.ip, dst.port, formatAddr(dst.ip, dst.port), pick);
   return { kind: 'passthrough', target: { host: dst.ip, port: dst.port } };
 }

@@ -1,10 +1,10 @@
-// ztunnel's operating endpoints (facts §7.3): readiness on :15021 (`/healthz/ready`, 200 only
+// A proxy's operating endpoints (ztunnel and waypoint; facts §7.3): readiness on :15021 (`/healthz/ready`, 200 only
 // when every readiness task is done), Prometheus metrics on :15020 (`/metrics`,
 // `/stats/prometheus`), and the admin server on 127.0.0.1:15000 (`/config_dump`, `/logging`,
 // `/quitquitquit`). Each is a plain node:http server answering only these paths.
 import http from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../log.js';
 
 export interface ListenAddress {
   readonly host: string;

@@ -1,0 +1,129 @@
+// The downstream half of a request, the same for HTTP/1.1 (node:http server over the tunnel) and
+// HTTP/2 (a stream of an HTTP/2 session over the tunnel): the RequestHead routing and policy read,
+// the body, local replies, and relaying an upstream response with the route's header changes.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as h2c, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { RequestHead } from '../shared/http/request-head.js';
+import type { Downstream } from './forwarder.js';
+import type { HeaderList } from './trace-headers.js';
+
+/** Headers that never cross a proxy (RFC 9110 §7.6.1) or that HTTP/2 forbids (RFC 9113 §8.2.2). */
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
+
+export interface RequestContext {
+  readonly head: RequestHead;
+  /** Mutable copy of the request headers (the route and filters edit it). */
+  readonly headers: HeaderList;
+  readonly protocol: 'http1' | 'http2';
+  readonly down: Downstream;
+}
+
+export function http1Request(req: IncomingMessage, res: ServerResponse): RequestContext {
+  const headers: HeaderList = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!hopByHop.has(name)) headers.push([name, raw[i + 1]!]);
+  }
+  const head: RequestHead = { method: req.method ?? '', path: req.url ?? '', authority: req.headers.host ?? '', headers: headers.map(([n, v]) => [n, v] as const) };
+  const aborted = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) aborted.abort();
+  });
+  const down: Downstream = {
+    body: req,
+    aborted: aborted.signal,
+    reply(status, body, extra = []) {
+      if (res.headersSent) {
+        res.destroy();
+        return 0;
+      }
+      const buf = Buffer.from(body);
+      const out: string[] = ['content-length', String(buf.length)];
+      if (body && !extra.some(([n]) => n === 'content-type')) out.push('content-type', 'text/plain');
+      for (const [n, v] of extra) out.push(n, v);
+      res.writeHead(status, out);
+      res.end(buf);
+      return buf.length;
+    },
+    relay(status, headers, body) {
+      return new Promise((resolve) => {
+        let bytes = 0;
+        const out: string[] = [];
+        for (const [n, v] of headers) out.push(n, v);
+        res.writeHead(status, out);
+        body.on('data', (c: Buffer) => (bytes += c.length));
+        body.once('end', () => resolve(bytes));
+        body.once('error', () => {
+          res.destroy();
+          resolve(bytes);
+        });
+        res.once('close', () => {
+          if (!body.complete) body.destroy();
+          resolve(bytes);
+        });
+        body.pipe(res);
+      });
+    },
+  };
+  return { head, headers, protocol: 'http1', down };
+}
+
+export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, rawHeaders: readonly string[]): RequestContext {
+  const headers: HeaderList = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.charCodeAt(0) !== 58 /* ':' */ && !hopByHop.has(name)) headers.push([name, rawHeaders[i + 1]!]);
+  }
+  const authority = (h[':authority'] as string | undefined) ?? (h['host'] as string | undefined) ?? '';
+  const head: RequestHead = { method: (h[':method'] as string | undefined) ?? '', path: (h[':path'] as string | undefined) ?? '', authority, headers: headers.map(([n, v]) => [n, v] as const) };
+  const aborted = new AbortController();
+  stream.once('close', () => {
+    if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR || !stream.writableFinished) aborted.abort();
+  });
+  const down: Downstream = {
+    body: stream,
+    aborted: aborted.signal,
+    reply(status, body, extra = []) {
+      if (stream.headersSent || stream.destroyed) {
+        if (!stream.destroyed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+        return 0;
+      }
+      const buf = Buffer.from(body);
+      const out: Record<string, string | string[]> = { ':status': String(status), 'content-length': String(buf.length) };
+      if (body) out['content-type'] = 'text/plain';
+      for (const [n, v] of extra) out[n] = v;
+      stream.respond(out);
+      stream.end(buf);
+      return buf.length;
+    },
+    relay(status, list, body) {
+      return new Promise((resolve) => {
+        let bytes = 0;
+        const out: Record<string, string | string[]> = { ':status': String(status) };
+        for (const [n, v] of list) {
+          if (hopByHop.has(n)) continue;
+          const prev = out[n];
+          out[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+        }
+        if (stream.destroyed) {
+          body.destroy();
+          return resolve(0);
+        }
+        stream.respond(out);
+        body.on('data', (c: Buffer) => (bytes += c.length));
+        body.once('end', () => resolve(bytes));
+        body.once('error', () => {
+          stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+          resolve(bytes);
+        });
+        stream.once('close', () => {
+          if (!body.complete) body.destroy();
+          resolve(bytes);
+        });
+        body.pipe(stream);
+      });
+    },
+  };
+  return { head, headers, protocol: 'http2', down };
+}

@@ -1,0 +1,248 @@
+// Forwarder: executes a forward plan for one HTTP request (the waypoint's router): injected
+// faults (delay, abort), then attempts to endpoints through the HBONE HTTP upstream with the
+// route's per-try and overall timeouts and retry policy (a retry avoids the hosts already
+// tried when others exist), then the response with the route's header changes. Envoy's answers
+// and response flags where it fails: 503 UH (no healthy upstream), 503 UF (connect failure),
+// 503 UR (reset before headers), 504 UT (timeout), 503 UO (circuit breaker), URX (retries used up).
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
+import type { HeaderList } from './trace-headers.js';
+
+export type AttemptOutcome =
+  | { readonly kind: 'response'; readonly status: number; readonly grpcStatus?: string }
+  | { readonly kind: 'connect-failure' | 'reset' | 'timeout' };
+
+export type Admission = { readonly ok: true; release(): void } | { readonly ok: false };
+
+export interface ForwardPlan {
+  readonly method: string;
+  readonly path: string;
+  /** Request headers to send upstream (host included), hop-by-hop ones removed. */
+  readonly headers: HeaderList;
+  readonly timeoutMs?: number;
+  readonly perTryTimeoutMs?: number;
+  readonly retry?: {
+    /** Retries after the first attempt. */
+    readonly attempts: number;
+    shouldRetry(o: AttemptOutcome): boolean;
+    backoffMs(retry: number): number;
+  };
+  readonly fault?: { readonly delayMs?: number; readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: number } };
+  /** An endpoint, avoiding `avoid` (keys of endpoints already tried) when possible. */
+  pick(avoid: ReadonlySet<string>): { readonly endpoint: Endpoint } | { readonly none: string };
+  /** Outlier detection and least-request bookkeeping. */
+  onAttemptStart?(endpoint: Endpoint): void;
+  onAttemptEnd?(endpoint: Endpoint, outcome: AttemptOutcome): void;
+  /** Circuit breakers: one admission per request, one per retry. */
+  admitRequest?(): Admission;
+  admitRetry?(): Admission;
+  /** Response header changes of the route. */
+  editResponseHeaders?(headers: HeaderList): HeaderList;
+}
+
+/** What the downstream got, for metrics and the access log. */
+export interface ForwardResult {
+  readonly status: number;
+  readonly flags: string[];
+  readonly upstreamHost?: string;
+  readonly endpoint?: Endpoint;
+  readonly attempts: number;
+  readonly responseBytes: number;
+  /** Request body bytes read from the downstream. */
+  readonly requestBytes: number;
+  readonly grpcStatus?: string;
+}
+
+export interface Downstream {
+  readonly body: Readable;
+  /** Sends a complete local reply (no upstream). */
+  reply(status: number, body: string, headers?: HeaderList): number;
+  /** Sends the upstream response head and streams its body; resolves with body bytes sent. */
+  relay(status: number, headers: HeaderList, body: IncomingMessage): Promise<number>;
+  readonly aborted: AbortSignal;
+}
+
+const retryBufferBytes = 1024 * 1024;
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (ms <= 0 || signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+function headerList(raw: readonly string[]): HeaderList {
+  const out: HeaderList = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+  return out;
+}
+
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization']);
+
+/** Response headers as the downstream should see them: hop-by-hop removed (RFC 9110 §7.6.1). */
+export function responseHeaderList(res: IncomingMessage): HeaderList {
+  return headerList(res.rawHeaders).filter(([n]) => !hopByHop.has(n));
+}
+
+/** Reads a request body into memory up to `limit` bytes; beyond it, what was read and the rest of the stream. */
+async function bufferBody(body: Readable, limit: number): Promise<{ buffered: Buffer; rest?: Readable }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > limit) return { buffered: Buffer.concat(chunks), rest: body };
+  }
+  return { buffered: Buffer.concat(chunks) };
+}
+
+export async function forward(upstream: HboneHttpUpstream, plan: ForwardPlan, down: Downstream): Promise<ForwardResult> {
+  const flags: string[] = [];
+  const local = (status: number, body: string, flag?: string, attempts = 0): ForwardResult => {
+    if (flag) flags.push(flag);
+    return { status, flags, attempts, requestBytes: 0, responseBytes: down.reply(status, body) };
+  };
+  if (plan.fault?.delayMs) {
+    flags.push('DI');
+    await sleep(plan.fault.delayMs, down.aborted);
+  }
+  const abort = plan.fault?.abort;
+  if (abort) {
+    if (abort.grpcStatus !== undefined) {
+      flags.push('FI');
+      const bytes = down.reply(200, '', [['content-type', 'application/grpc'], ['grpc-status', String(abort.grpcStatus)], ['grpc-message', 'fault filter abort']]);
+      return { status: 200, flags, attempts: 0, requestBytes: 0, responseBytes: bytes, grpcStatus: String(abort.grpcStatus) };
+    }
+    return local(abort.httpStatus ?? 503, 'fault filter abort', 'FI');
+  }
+  const admitted = plan.admitRequest?.() ?? { ok: true, release: () => undefined };
+  if (!admitted.ok) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO');
+  try {
+    return await attempts(upstream, plan, down, flags);
+  } finally {
+    admitted.release();
+  }
+}
+
+async function attempts(upstream: HboneHttpUpstream, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<ForwardResult> {
+  let requestBytes = 0;
+  // Counted as the body is consumed (a 'data' listener beside pipe() or the buffering loop).
+  down.body.on('data', (c: Buffer) => (requestBytes += c.length));
+  const result = await attemptAll(upstream, plan, down, flags);
+  return { ...result, requestBytes };
+}
+
+async function attemptAll(upstream: HboneHttpUpstream, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<Omit<ForwardResult, 'requestBytes'>> {
+  const maxRetries = plan.retry?.attempts ?? 0;
+  let body: Buffer | Readable = down.body;
+  let retriable = maxRetries > 0;
+  if (retriable) {
+    const read = await bufferBody(down.body, retryBufferBytes);
+    body = read.buffered;
+    if (read.rest) retriable = false; // too large to replay: one attempt, streamed (Envoy does the same)
+    if (read.rest) body = concatStream(read.buffered, read.rest);
+  }
+  const deadline = plan.timeoutMs ? Date.now() + plan.timeoutMs : undefined;
+  const tried = new Set<string>();
+  let last: { outcome: AttemptOutcome; response?: IncomingMessage; endpoint: Endpoint } | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const picked = plan.pick(tried);
+    if ('none' in picked) {
+      if (last?.response) last.response.resume();
+      return { status: 503, flags: [...flags, 'UH'], attempts: attempt, responseBytes: down.reply(503, 'no healthy upstream') };
+    }
+    const ep = picked.endpoint;
+    tried.add(`${ep.ip}:${ep.port}`);
+    const remaining = deadline === undefined ? undefined : deadline - Date.now();
+    const tryMs = minDefined(plan.perTryTimeoutMs, remaining);
+    plan.onAttemptStart?.(ep);
+    const result = await attempt1(upstream, plan, ep, body, tryMs, down.aborted);
+    plan.onAttemptEnd?.(ep, result.outcome);
+    last = { ...result, endpoint: ep };
+    const overall = deadline !== undefined && Date.now() >= deadline;
+    const canRetry = retriable && attempt < maxRetries && !overall && !down.aborted.aborted && plan.retry!.shouldRetry(result.outcome);
+    if (canRetry) {
+      const admitted = plan.admitRetry?.() ?? { ok: true, release: () => undefined };
+      if (admitted.ok) {
+        result.response?.resume();
+        await sleep(Math.min(plan.retry!.backoffMs(attempt + 1), deadline === undefined ? Infinity : Math.max(0, deadline - Date.now())), down.aborted);
+        admitted.release();
+        if (deadline === undefined || Date.now() < deadline) continue;
+      } else {
+        flags.push('UO');
+      }
+    }
+    if (retriable && attempt >= maxRetries && attempt > 0 && plan.retry!.shouldRetry(result.outcome)) flags.push('URX');
+    return finish(plan, down, last, attempt + 1, flags, overall);
+  }
+}
+
+async function finish(plan: ForwardPlan, down: Downstream, last: { outcome: AttemptOutcome; response?: IncomingMessage; endpoint: Endpoint }, attempts: number, flags: string[], overall: boolean): Promise<Omit<ForwardResult, 'requestBytes'>> {
+  const upstreamHost = `${last.endpoint.ip}:${last.endpoint.port}`;
+  const base = { upstreamHost, endpoint: last.endpoint, attempts };
+  const o = last.outcome;
+  if (o.kind === 'response' && last.response && !overall) {
+    const headers = plan.editResponseHeaders ? plan.editResponseHeaders(responseHeaderList(last.response)) : responseHeaderList(last.response);
+    const bytes = await down.relay(o.status, headers, last.response);
+    return { ...base, status: o.status, flags, responseBytes: bytes, ...(o.grpcStatus ? { grpcStatus: o.grpcStatus } : {}) };
+  }
+  last.response?.resume();
+  if (o.kind === 'timeout' || overall) return { ...base, status: 504, flags: [...flags, 'UT'], responseBytes: down.reply(504, 'upstream request timeout') };
+  if (o.kind === 'connect-failure') return { ...base, status: 503, flags: [...flags, 'UF'], responseBytes: down.reply(503, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure') };
+  return { ...base, status: 503, flags: [...flags, 'UR'], responseBytes: down.reply(503, 'upstream connect error or disconnect/reset before headers. reset reason: remote reset') };
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+function concatStream(first: Buffer, rest: Readable): Readable {
+  rest.unshift(first);
+  return rest;
+}
+
+/** One attempt: resolves when the response head arrived (body not read) or the attempt failed. */
+function attempt1(upstream: HboneHttpUpstream, plan: ForwardPlan, ep: Endpoint, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<{ outcome: AttemptOutcome; response?: IncomingMessage }> {
+  return new Promise((resolve) => {
+    const raw: string[] = [];
+    for (const [n, v] of plan.headers) raw.push(n, v);
+    const req = upstream.request(ep, { method: plan.method, path: plan.path, headers: raw });
+    let settled = false;
+    let connected = false;
+    const done = (r: { outcome: AttemptOutcome; response?: IncomingMessage }): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      aborted.removeEventListener('abort', onAbort);
+      resolve(r);
+    };
+    const timer = timeoutMs !== undefined ? setTimeout(() => {
+      req.destroy();
+      done({ outcome: { kind: 'timeout' } });
+    }, Math.max(0, timeoutMs)) : undefined;
+    const onAbort = (): void => {
+      req.destroy();
+      done({ outcome: { kind: 'reset' } });
+    };
+    aborted.addEventListener('abort', onAbort, { once: true });
+    req.once('socket', () => (connected = true));
+    req.on('error', () => done({ outcome: { kind: connected ? 'reset' : 'connect-failure' } }));
+    req.once('response', (res: IncomingMessage) => {
+      const grpc = res.headers['grpc-status'];
+      const outcome: AttemptOutcome = { kind: 'response', status: res.statusCode ?? 502, ...(typeof grpc === 'string' ? { grpcStatus: grpc } : {}) };
+      if (settled) return void res.resume();
+      // The per-try timer covers the response head only (Envoy's per_try_timeout runs until headers;
+      // the overall timeout covers the whole response — enforced by the caller's deadline).
+      done({ outcome, response: res });
+    });
+    if (Buffer.isBuffer(body)) req.end(body);
+    else body.pipe(req);
+  });
+}
