@@ -23,8 +23,6 @@ export interface HboneHttpUpstreamOptions {
   readonly certificate: () => WorkloadCertificate | undefined;
   readonly hbonePort?: number;
   readonly connectTimeoutMs?: number;
-  /** Idle keep-alive tunnels are closed after this long. */
-  readonly idleTimeoutMs?: number;
   /** Direct test tier: where a pod's :15008 really listens. */
   readonly mapNextHop?: (hop: { host: string; port: number }) => { host: string; port: number };
 }
@@ -42,8 +40,10 @@ const formatAddr = (ip: string, port: number): string => (ip.includes(':') ? `[$
 /** A node:http Agent whose "sockets" are HBONE CONNECT streams to one endpoint. */
 class TunnelAgent extends http.Agent {
   private readonly open: (cb: (err: Error | null, socket?: Duplex) => void) => void;
-  constructor(open: TunnelAgent['open'], idleTimeoutMs: number) {
-    super({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, timeout: idleTimeoutMs, scheduling: 'lifo' });
+  constructor(open: TunnelAgent['open']) {
+    // No agent `timeout`: node:http adds a 'timeout' listener per request on a reused socket.
+    // Idle tunnels end when the app closes its keep-alive connection, or when the endpoint leaves.
+    super({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
     this.open = open;
   }
   override createConnection(_opts: unknown, cb: (err: Error | null, socket?: Duplex) => void): undefined {
@@ -107,7 +107,7 @@ export class HboneHttpUpstream {
     const key = HboneHttpUpstream.key(ep);
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = new TunnelAgent((cb) => this.openTunnel(ep, cb), this.opts.idleTimeoutMs ?? 60_000);
+      agent = new TunnelAgent((cb) => this.openTunnel(ep, cb));
       this.agents.set(key, agent);
     }
     return agent;

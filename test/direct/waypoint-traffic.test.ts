@@ -1,0 +1,95 @@
+// Direct tier: HTTP and TCP through a waypoint — client ztunnel → waypoint (HBONE, the original
+// VIP:port as authority) → destination ztunnel (HBONE, from the waypoint's identity) → echo app.
+// Addresses 127.81.x.y.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
+import { startEcho, httpOver, startWaypoint, type EchoBackend, type WaypointUnderTest } from '../support/waypoint-harness.js';
+import { DirectCluster, exchange, httpGet, metricValue } from '../support/ztunnel-harness.js';
+
+const mesh = waypointMesh('127.81');
+
+describe('waypoint traffic (direct tier)', () => {
+  let cluster: DirectCluster;
+  let wp: WaypointUnderTest;
+  let echoes: EchoBackend[];
+
+  before(async () => {
+    cluster = await DirectCluster.start(mesh.nodes, mesh.yaml);
+    wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, mesh.ips.waypoint);
+    echoes = [await startEcho('echo-v1', mesh.ips.v1, 8080), await startEcho('echo-v2', mesh.ips.v2, 8080)];
+  });
+
+  after(async () => {
+    await wp?.waypoint.shutdown(0);
+    await Promise.all((echoes ?? []).map((e) => e.close()));
+    await cluster?.close();
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    httpOver(cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 }), { path, headers });
+
+  it('carries service traffic through the waypoint to both endpoints, with request id and trace headers', async () => {
+    const pods = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await get(`/hello/${i}?q=1`);
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.echo?.path, `/hello/${i}?q=1`);
+      assert.equal(r.echo?.method, 'GET');
+      assert.match(String(r.echo?.headers['x-request-id']), /.{8,}/);
+      assert.match(String(r.echo?.headers['traceparent']), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      pods.add(r.echo!.pod);
+    }
+    assert.deepEqual([...pods].sort(), ['echo-v1', 'echo-v2']);
+    // The destination ztunnel saw the waypoint, not the client, as its mTLS peer.
+    const inbound = cluster.node('node-2').logs.lines.filter((l) => l['msg'] === 'connection complete' && String(l['src.identity']).endsWith('/sa/echo-istio-waypoint'));
+    assert.ok(inbound.length > 0 || cluster.node('node-2').logs.lines.some((l) => String(l['src.identity'] ?? '').endsWith('/sa/echo-istio-waypoint')), 'destination ztunnel logged the waypoint identity');
+  });
+
+  it('reuses upstream tunnels across requests (HTTP keep-alive inside HBONE)', async () => {
+    for (let i = 0; i < 10; i++) assert.equal((await get('/reuse')).status, 200);
+    assert.ok(wp.waypoint.upstream.openTunnels() <= 4, `tunnels: ${wp.waypoint.upstream.openTunnels()}`);
+  });
+
+  it('reports Istio HTTP metrics with reporter waypoint and the client and destination identities', async () => {
+    await get('/metrics-check');
+    const text = (await httpGet(wp.waypoint.admin.ports.metrics!, '/metrics')).body;
+    const n = metricValue(text, 'istio_requests_total', {
+      reporter: 'waypoint',
+      response_code: '200',
+      source_principal: 'spiffe://cluster.local/ns/demo/sa/client',
+      destination_service: 'echo.demo.svc.cluster.local',
+      destination_principal: 'spiffe://cluster.local/ns/demo/sa/echo',
+      request_protocol: 'http',
+      connection_security_policy: 'mutual_tls',
+    });
+    assert.ok(n >= 1, text.split('\n').filter((l) => l.startsWith('istio_requests_total')).join('\n'));
+    assert.ok(metricValue(text, 'istio_request_duration_milliseconds_count', { reporter: 'waypoint' }) >= 1);
+    const line = wp.logs.find('request', (l) => l['path'] === '/metrics-check')[0];
+    assert.equal(line?.['response_code'], 200);
+    assert.equal(line?.['src.identity'], 'spiffe://cluster.local/ns/demo/sa/client');
+    assert.match(String(line?.['upstream_cluster']), /^outbound\|80\|\|echo\.demo\.svc\.cluster\.local$/);
+  });
+
+  it('carries pod-addressed traffic through the waypoint too', async () => {
+    const r = await httpOver(cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.ips.v2, port: 8080 }), { path: '/direct-pod' });
+    assert.equal(r.status, 200);
+    assert.equal(r.echo?.pod, 'echo-v2');
+    assert.ok(wp.logs.find('request', (l) => l['path'] === '/direct-pod').length === 1, 'the waypoint handled it');
+  });
+
+  it('relays a protocol it does not recognise as TCP', async () => {
+    const apps = [await cluster.startApp(mesh.ips.v1, 9000), await cluster.startApp(mesh.ips.v2, 9000)];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const s = cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 9000 });
+        const r = await exchange(s, `ping over tcp ${i}\n`);
+        assert.equal(r.data.toString(), `ping over tcp ${i}\n`);
+      }
+      assert.equal(apps[0]!.accepted() + apps[1]!.accepted(), 4);
+      assert.ok(wp.logs.find('connection complete', (l) => l['protocol'] === 'tcp').length >= 4, 'the waypoint relayed them');
+    } finally {
+      await Promise.all(apps.map((a) => a.close()));
+    }
+  });
+});

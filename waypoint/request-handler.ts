@@ -1,0 +1,205 @@
+// RequestHandler: one HTTP request through the waypoint, top to bottom (issue 5): refuse
+// malformed heads (400), trace headers, JWT (401), authorization (403), the route plan (direct
+// answers, redirects, rate limit 429), then the forwarder, and exactly one metrics record and
+// access-log line per request (reporter `waypoint`). Runtime upstream state (endpoint choice,
+// outlier ejection, circuit breakers) lives in UpstreamSelector; decisions come from L7Config.
+import hyperid from 'hyperid';
+import { randomBytes } from 'node:crypto';
+import { identityUri, type Identity } from '../shared/identity/spiffe.js';
+import type { Logger } from '../shared/log.js';
+import type { HttpMetrics } from '../shared/telemetry/http-metrics.js';
+import { trafficLabels } from '../shared/telemetry/tcp-metrics.js';
+import type { RequestContext } from './downstream.js';
+import { forward, type ForwardPlan, type ForwardResult } from './forwarder.js';
+import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
+import type { Authn, Backend, L7Config, RoutePlan } from './l7-config.js';
+import { checkHead } from './check-head.js';
+import type { WaypointState } from './state.js';
+import { propagateTrace, type HeaderList, type TraceIds } from './trace-headers.js';
+import { UpstreamSelector } from './upstream-selector.js';
+import type { TunnelContext } from './waypoint-inbound.js';
+
+export interface RequestHandlerOptions {
+  readonly state: WaypointState<L7Config>;
+  readonly upstream: HboneHttpUpstream;
+  readonly metrics: HttpMetrics;
+  readonly identity: Identity;
+  readonly logger: Logger;
+  readonly accessLog: Logger;
+  readonly random: () => number;
+}
+
+const makeRequestId = hyperid({ urlSafe: true });
+const traceIds: TraceIds = {
+  spanId: () => randomBytes(8).toString('hex'),
+  traceId: () => randomBytes(16).toString('hex'),
+  requestId: () => makeRequestId(),
+};
+
+interface Outcome {
+  readonly status: number;
+  readonly flags: readonly string[];
+  readonly route?: string;
+  readonly backend?: Backend;
+  readonly endpoint?: Endpoint;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  readonly grpcStatus?: string;
+  readonly policy?: string;
+  readonly reason?: string;
+  readonly attempts?: number;
+}
+
+export class RequestHandler {
+  private readonly opts: RequestHandlerOptions;
+  readonly selector: UpstreamSelector;
+  inFlight = 0;
+
+  constructor(opts: RequestHandlerOptions) {
+    this.opts = opts;
+    this.selector = new UpstreamSelector({ random: opts.random });
+  }
+
+  /** Keys of the endpoints the model still has (idle tunnels to the others are closed). */
+  liveEndpointKeys(): Set<string> {
+    return this.selector.liveKeys(this.opts.state.current.index);
+  }
+
+  async handle(tunnel: TunnelContext, req: RequestContext): Promise<void> {
+    this.inFlight++;
+    const startedAt = performance.now();
+    const trace = propagateTrace(req.headers, traceIds);
+    let outcome: Outcome;
+    try {
+      outcome = await this.process(tunnel, req);
+    } catch (err) {
+      this.opts.logger.error({ err: (err as Error).message }, 'request handling failed');
+      outcome = { status: 500, flags: ['-'], requestBytes: 0, responseBytes: req.down.reply(500, 'internal error'), reason: (err as Error).message };
+    } finally {
+      this.inFlight--;
+    }
+    this.record(tunnel, req, outcome, performance.now() - startedAt, trace.requestId);
+  }
+
+  private async process(tunnel: TunnelContext, req: RequestContext): Promise<Outcome> {
+    const { down, head } = req;
+    const local = (status: number, body: string, extra: Partial<Outcome> = {}, headers?: HeaderList): Outcome => ({
+      status, flags: extra.flags ?? ['-'], requestBytes: 0, responseBytes: down.reply(status, body, headers), ...extra,
+    });
+    const bad = checkHead(head);
+    if (!bad.ok) return local(400, 'Bad Request', { reason: bad.reason, flags: ['DPE'] });
+    const l7 = this.opts.state.current.compiled;
+    const dest = tunnel.destination;
+    const authn: Authn = await l7.authenticate(dest, head);
+    if (authn.kind === 'invalid') return local(401, 'Jwt verification fails', { reason: authn.reason }, [['www-authenticate', 'Bearer realm="ambit", error="invalid_token"']]);
+    const auth = authn.kind === 'valid' ? authn : undefined;
+    const decision = l7.authorize({ destination: dest, peer: tunnel.peer, clientIp: tunnel.clientIp, head, ...(auth ? { auth } : {}) });
+    for (const d of decision.dryRun) if (d.matched) this.opts.logger.info({ policy: d.policy, action: d.action, path: head.path }, 'dry-run policy matched (not enforced)');
+    if (!decision.allowed) return local(403, 'RBAC: access denied', { ...(decision.policy ? { policy: decision.policy } : {}), reason: decision.reason ?? 'denied' });
+    auth?.editHeaders?.(req.headers);
+    const plan = l7.route(dest, head, tunnel.peer.namespace, this.opts.random);
+    return this.execute(plan, req);
+  }
+
+  private async execute(plan: RoutePlan, req: RequestContext): Promise<Outcome> {
+    const { down, head } = req;
+    if (plan.kind === 'direct') return { status: plan.status, flags: [plan.flag ?? '-'], requestBytes: 0, responseBytes: down.reply(plan.status, plan.body), ...(plan.route ? { route: plan.route } : {}) };
+    if (plan.kind === 'redirect') return { status: plan.status, flags: ['-'], requestBytes: 0, responseBytes: down.reply(plan.status, '', [['location', plan.location]]), ...(plan.route ? { route: plan.route } : {}) };
+    if (plan.rateLimit && !this.selector.takeToken(plan.rateLimit)) {
+      return { status: 429, flags: ['RL'], route: plan.route, requestBytes: 0, responseBytes: down.reply(429, 'local_rate_limited', [['x-ratelimit-limit', String(plan.rateLimit.maxTokens)]]) };
+    }
+    plan.editRequestHeaders?.(req.headers);
+    const headers = req.headers;
+    const authority = plan.rewrite?.authority ?? head.authority;
+    setHost(headers, authority);
+    const path = plan.rewrite?.path ?? head.path;
+    const backend = plan.backend;
+    for (const m of plan.mirrors) this.mirror(m, head.method, path, headers);
+    const retry = plan.retry;
+    const fplan: ForwardPlan = {
+      method: head.method,
+      path,
+      headers,
+      ...(plan.timeoutMs ? { timeoutMs: plan.timeoutMs } : {}),
+      ...(retry?.perTryTimeoutMs ? { perTryTimeoutMs: retry.perTryTimeoutMs } : {}),
+      ...(retry && retry.attempts > 0 ? { retry: this.selector.retryPolicy(retry, req.protocol === 'http2' && isGrpc(headers)) } : {}),
+      ...(plan.fault ? { fault: plan.fault } : {}),
+      pick: (avoid) => this.selector.pick(this.opts.state.current.index, backend, avoid, head),
+      onAttemptStart: (ep) => this.selector.started(ep),
+      onAttemptEnd: (ep, o) => this.selector.finished(backend, ep, o),
+      admitRequest: () => this.selector.admit(backend, 'request'),
+      admitRetry: () => this.selector.admit(backend, 'retry'),
+      ...(plan.editResponseHeaders ? { editResponseHeaders: plan.editResponseHeaders } : {}),
+    };
+    const result: ForwardResult = await forward(this.opts.upstream, fplan, down);
+    return { ...result, route: plan.route, backend, ...(result.endpoint ? { endpoint: result.endpoint } : {}) };
+  }
+
+  /** Fire-and-forget copy (Envoy's shadow): `-shadow` host, no body, response discarded. */
+  private mirror(backend: Backend, method: string, path: string, headers: HeaderList): void {
+    const picked = this.selector.pick(this.opts.state.current.index, backend, new Set(), undefined);
+    if ('none' in picked) return;
+    const copy: string[] = [];
+    for (const [n, v] of headers) copy.push(n, n === 'host' ? `${v.replace(/(:\d+)?$/, '-shadow$1')}` : v);
+    const req = this.opts.upstream.request(picked.endpoint, { method, path, headers: copy });
+    req.on('error', () => undefined);
+    req.on('response', (res) => res.resume());
+    req.end();
+  }
+
+  private record(tunnel: TunnelContext, req: RequestContext, o: Outcome, durationMs: number, requestId: string): void {
+    const view = this.opts.state.current;
+    const dest = tunnel.destination;
+    const service = dest.kind === 'service' ? dest.service : o.backend?.service;
+    const dstWorkload = o.endpoint?.workload ?? (dest.kind === 'workload' ? dest.workload : undefined);
+    const srcWorkload = view.index.workloadByIp.get(tunnel.clientIp);
+    const flags = o.flags.filter((f) => f !== '-');
+    const flagText = flags.length > 0 ? flags.join(',') : '-';
+    const traffic = trafficLabels({
+      reporter: 'waypoint',
+      ...(srcWorkload ? { source: srcWorkload } : {}),
+      sourcePrincipal: tunnel.peer,
+      ...(dstWorkload ? { destination: dstWorkload, destinationPrincipal: { trustDomain: dstWorkload.trustDomain, namespace: dstWorkload.namespace, serviceAccount: dstWorkload.serviceAccount } } : {}),
+      ...(service ? { service } : {}),
+      mtls: true,
+    });
+    const grpc = isGrpc(req.headers);
+    this.opts.metrics.record({ traffic, protocol: grpc ? 'grpc' : 'http', responseCode: o.status, ...(o.grpcStatus ? { grpcStatus: o.grpcStatus } : {}), flags: flagText, durationMs, requestBytes: o.requestBytes, responseBytes: o.responseBytes });
+    const line = {
+      method: req.head.method,
+      path: req.head.path,
+      protocol: req.protocol === 'http2' ? 'HTTP/2' : 'HTTP/1.1',
+      authority: req.head.authority,
+      response_code: o.status,
+      response_flags: flagText,
+      duration_ms: Math.round(durationMs * 10) / 10,
+      bytes_received: o.requestBytes,
+      bytes_sent: o.responseBytes,
+      x_request_id: requestId,
+      route_name: o.route,
+      upstream_host: o.endpoint ? `${o.endpoint.ip}:${o.endpoint.port}` : undefined,
+      upstream_cluster: o.backend?.service ? `outbound|${o.backend.port}|${o.backend.subset ?? ''}|${o.backend.service.hostname}` : undefined,
+      attempts: o.attempts,
+      'src.addr': tunnel.clientIp,
+      'src.identity': identityUri(tunnel.peer),
+      'dst.service': service?.hostname,
+      'dst.workload': dstWorkload?.name,
+      policy: o.policy,
+      reason: o.reason,
+    };
+    if (o.status >= 500) this.opts.accessLog.error(line, 'request');
+    else this.opts.accessLog.info(line, 'request');
+  }
+}
+
+function setHost(headers: HeaderList, authority: string): void {
+  const i = headers.findIndex(([n]) => n === 'host');
+  if (i === -1) headers.unshift(['host', authority]);
+  else headers[i] = ['host', authority];
+  for (let j = headers.length - 1; j > i && i !== -1; j--) if (headers[j]![0] === 'host') headers.splice(j, 1);
+}
+
+function isGrpc(headers: HeaderList): boolean {
+  for (const [n, v] of headers) if (n === 'content-type') return v.startsWith('application/grpc');
+  return false;
+}
