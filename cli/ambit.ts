@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerCaCommands } from './ca-commands.js';
 import { registerControlPlaneCommand } from './controlplane-command.js';
 import { registerHboneCommands } from './hbone-commands.js';
+import { registerWaypointCommand } from './waypoint-command.js';
 import { registerXCommands } from './x-commands.js';
 import { registerZtunnelCommand } from './ztunnel-command.js';
 
@@ -13,6 +14,7 @@ registerCaCommands(program);
 registerControlPlaneCommand(program);
 registerHboneCommands(program);
 registerZtunnelCommand(program);
+registerWaypointCommand(program);
 registerXCommands(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ambit: ${(err as Error).message}\n`);
