@@ -186,6 +186,11 @@ async function finish(plan: ForwardPlan, down: Downstream, last: { outcome: Atte
   const upstreamHost = `${last.endpoint.ip}:${last.endpoint.port}`;
   const base = { upstreamHost, endpoint: last.endpoint, attempts };
   const o = last.outcome;
+  // The client went away: nothing to answer (Envoy logs response code 0 with DC).
+  if (down.aborted.aborted) {
+    last.response?.destroy();
+    return { ...base, status: 0, flags: [...flags, 'DC'], responseBytes: 0 };
+  }
   if (o.kind === 'response' && last.response && !overall) {
     const headers = plan.editResponseHeaders ? plan.editResponseHeaders(responseHeaderList(last.response)) : responseHeaderList(last.response);
     const bytes = await down.relay(o.status, headers, last.response);

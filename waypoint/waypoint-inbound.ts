@@ -38,6 +38,10 @@ export interface WaypointInboundOptions {
   readonly onTcp: (tunnel: TunnelContext, stream: ServerHttp2Stream) => void;
   /** How long a silent tunnel may wait before it is treated as TCP (server-first protocols). */
   readonly detectTimeoutMs?: number;
+  /** HTTP/1 request headers must be complete within this (slowloris; default 10 s). */
+  readonly headersTimeoutMs?: number;
+  /** An HTTP connection inside a tunnel with no request for this long is closed (default 60 s). */
+  readonly idleTimeoutMs?: number;
 }
 
 const declaredProtocol = (appProtocol: string | undefined): DetectedProtocol | undefined => {
@@ -59,8 +63,20 @@ export class WaypointInbound {
     this.opts = opts;
     this.server = new HboneServer({ trustDomain: opts.trustDomain, logger: opts.logger, onConnect: (req) => this.onConnect(req), ...(opts.stats ? { stats: opts.stats } : {}) });
     // Limits of a front proxy: 60 KiB of headers (Envoy's default), 10 s to send them.
-    this.http1 = http.createServer({ maxHeaderSize: 60 * 1024, requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 60_000, requireHostHeader: false }, (req, res) => this.onHttp1(req, res));
+    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    this.http1 = http.createServer({
+      maxHeaderSize: 60 * 1024,
+      requestTimeout: 0,
+      headersTimeout,
+      keepAliveTimeout: opts.idleTimeoutMs ?? 60_000,
+      // node:http checks headersTimeout on this interval: keep it well under the timeout.
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeout / 4))),
+      requireHostHeader: false,
+    }, (req, res) => this.onHttp1(req, res));
     this.http1.on('clientError', (err: NodeJS.ErrnoException, socket) => this.onClientError(err, socket));
+    // node:http enforces headersTimeout from a timer it starts on 'listening'; this server never
+    // listens (tunnels are handed to it), so start that timer ourselves.
+    this.http1.emit('listening');
   }
 
   /** Takes one accepted socket of the 15008 listener (the waypoint has one certificate). */
@@ -75,6 +91,7 @@ export class WaypointInbound {
     this.server.drain();
     for (const s of this.sessions) s.destroy();
     this.http1.closeAllConnections();
+    this.http1.close(() => undefined); // stops node:http's connection-checking timer
     await this.server.close(0);
   }
 
@@ -121,6 +138,8 @@ export class WaypointInbound {
     const session = http2.performServerHandshake(adapter as unknown as Socket, { settings: { enablePush: false, maxConcurrentStreams: 1000 }, maxSessionMemory: 64 });
     this.sessions.add(session);
     session.on('error', () => undefined);
+    // An idle inner session (a preface then silence, or no more requests) is closed with GOAWAY.
+    session.setTimeout(this.opts.idleTimeoutMs ?? 60_000, () => session.close());
     session.once('close', () => this.sessions.delete(session));
     session.on('stream', (s: ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
       s.on('error', () => undefined);
@@ -138,7 +157,9 @@ export class WaypointInbound {
   private onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     this.opts.logger.info({ code: err.code, reason: err.message, status }, 'malformed http request refused');
-    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
+    // node:http's own rule: answer unless a response has already started on this connection.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent) {
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
     } else {
       socket.destroy();

@@ -39,6 +39,8 @@ export interface WaypointOptions {
   readonly listen: WaypointListen;
   readonly registry?: Registry;
   readonly connectTimeoutMs?: number;
+  readonly headersTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
   /** Seeded in tests: weighted routing, fault and mirror percentages. */
   readonly random?: () => number;
   /** Direct test tier: where a pod's :15008 really listens. */
@@ -105,6 +107,8 @@ export class Waypoint {
       stats: this.hboneStats,
       onRequest: (tunnel, req) => void this.handler.handle(tunnel, req),
       onTcp: (tunnel, stream) => tcp.handle(tunnel, stream),
+      ...(opts.headersTimeoutMs ? { headersTimeoutMs: opts.headersTimeoutMs } : {}),
+      ...(opts.idleTimeoutMs ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
     });
     this.admin = new AdminServers({
       ...(opts.listen.metrics ? { metrics: opts.listen.metrics } : {}),

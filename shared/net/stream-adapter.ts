@@ -17,7 +17,9 @@ export class StreamAdapter extends Duplex {
   remotePort: number | undefined;
 
   constructor(inner: Inner, peer?: { address?: string; port?: number }) {
-    super({ allowHalfOpen: true });
+    // Not half-open: HTTP peers end connections as a whole. A kept-alive tunnel whose server side
+    // ended must close (node:http's Agent drops free sockets on 'close'), never be reused half-dead.
+    super({ allowHalfOpen: false });
     this.inner = inner;
     this.remoteAddress = peer?.address;
     this.remotePort = peer?.port;

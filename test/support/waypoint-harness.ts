@@ -18,6 +18,8 @@ export interface EchoReply {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  /** Header lines as received, `[name, value, ...]` (repeated and odd names kept). */
+  readonly raw: string[];
   readonly body: string;
 }
 
@@ -48,7 +50,7 @@ export async function startEcho(pod: string, ip: string, port: number): Promise<
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const reply: EchoReply = { pod, method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const reply: EchoReply = { pod, method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw: req.rawHeaders, body: Buffer.concat(chunks).toString() };
       requests.push(reply);
       n++;
       const status = behaviour.failEvery ? (n % behaviour.failEvery === 0 ? behaviour.status ?? 503 : 200) : behaviour.status ?? 200;
@@ -119,7 +121,7 @@ export interface WaypointUnderTest {
 }
 
 /** Starts a Waypoint for Gateway `namespace/name` bound to `ip:15008`, fed by the cluster's store. */
-export async function startWaypoint(cluster: DirectCluster, gateway: { namespace: string; name: string }, ip: string, opts: { random?: () => number; ca?: CertificateAuthority } = {}): Promise<WaypointUnderTest> {
+export async function startWaypoint(cluster: DirectCluster, gateway: { namespace: string; name: string }, ip: string, opts: { random?: () => number; ca?: CertificateAuthority; headersTimeoutMs?: number; idleTimeoutMs?: number } = {}): Promise<WaypointUnderTest> {
   const logs = new LogCapture();
   const registry = new Registry();
   const state = new WaypointState<L7Config>(configStoreSource(cluster.store), compileL7);
@@ -133,8 +135,35 @@ export async function startWaypoint(cluster: DirectCluster, gateway: { namespace
     registry,
     connectTimeoutMs: 2_000,
     ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.headersTimeoutMs ? { headersTimeoutMs: opts.headersTimeoutMs } : {}),
+    ...(opts.idleTimeoutMs ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
   });
   await waypoint.start();
   await waypoint.ready(10_000);
   return { waypoint, logs, registry };
+}
+
+/**
+ * Writes raw bytes on a captured connection without half-closing it (an HTTP client waits for
+ * the response with its side open) and collects what comes back until the peer closes or `idleMs`
+ * pass without data.
+ */
+export function rawHttp(socket: Socket, payload: string, idleMs = 1_500): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let timer = setTimeout(done, idleMs);
+    function done(): void {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    }
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      clearTimeout(timer);
+      timer = setTimeout(done, idleMs);
+    });
+    socket.once('close', done);
+    socket.once('end', done); // the proxy closed its side (test sockets allow half-open)
+    socket.write(payload);
+  });
 }
