@@ -9,9 +9,8 @@ import type { Readable } from 'node:stream';
 import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
 import type { HeaderList } from './trace-headers.js';
 
-export type AttemptOutcome =
-  | { readonly kind: 'response'; readonly status: number; readonly grpcStatus?: string }
-  | { readonly kind: 'connect-failure' | 'reset' | 'timeout' };
+export type { AttemptOutcome } from './upstream/retry-policy.js';
+import type { AttemptOutcome } from './upstream/retry-policy.js';
 
 export type Admission = { readonly ok: true; release(): void } | { readonly ok: false };
 
@@ -30,10 +29,10 @@ export interface ForwardPlan {
   };
   readonly fault?: { readonly delayMs?: number; readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: number } };
   /** An endpoint, avoiding `avoid` (keys of endpoints already tried) when possible. */
+  /** `avoid` holds the workload uids of earlier attempts. */
   pick(avoid: ReadonlySet<string>): { readonly endpoint: Endpoint } | { readonly none: string };
-  /** Outlier detection and least-request bookkeeping. */
-  onAttemptStart?(endpoint: Endpoint): void;
-  onAttemptEnd?(endpoint: Endpoint, outcome: AttemptOutcome): void;
+  /** Outlier detection and least-request bookkeeping: called per attempt, returns its end. */
+  onAttemptStart?(endpoint: Endpoint): (outcome: AttemptOutcome) => void;
   /** Circuit breakers: one admission per request, one per retry. */
   admitRequest?(): Admission;
   admitRetry?(): Admission;
@@ -157,12 +156,12 @@ async function attemptAll(upstream: HboneHttpUpstream, plan: ForwardPlan, down: 
       return { status: 503, flags: [...flags, 'UH'], attempts: attempt, responseBytes: down.reply(503, 'no healthy upstream') };
     }
     const ep = picked.endpoint;
-    tried.add(`${ep.ip}:${ep.port}`);
+    tried.add(ep.workload.uid);
     const remaining = deadline === undefined ? undefined : deadline - Date.now();
     const tryMs = minDefined(plan.perTryTimeoutMs, remaining);
-    plan.onAttemptStart?.(ep);
+    const end = plan.onAttemptStart?.(ep);
     const result = await attempt1(upstream, plan, ep, body, tryMs, down.aborted);
-    plan.onAttemptEnd?.(ep, result.outcome);
+    end?.(result.outcome);
     last = { ...result, endpoint: ep };
     const overall = deadline !== undefined && Date.now() >= deadline;
     const canRetry = retriable && attempt < maxRetries && !overall && !down.aborted.aborted && plan.retry!.shouldRetry(result.outcome);
@@ -194,10 +193,10 @@ async function finish(plan: ForwardPlan, down: Downstream, last: { outcome: Atte
   if (o.kind === 'response' && last.response && !overall) {
     const headers = plan.editResponseHeaders ? plan.editResponseHeaders(responseHeaderList(last.response)) : responseHeaderList(last.response);
     const bytes = await down.relay(o.status, headers, last.response);
-    return { ...base, status: o.status, flags, responseBytes: bytes, ...(o.grpcStatus ? { grpcStatus: o.grpcStatus } : {}) };
+    return { ...base, status: o.status, flags, responseBytes: bytes, ...(o.grpcStatus !== undefined ? { grpcStatus: String(o.grpcStatus) } : {}) };
   }
   last.response?.resume();
-  if (o.kind === 'timeout' || overall) return { ...base, status: 504, flags: [...flags, 'UT'], responseBytes: down.reply(504, 'upstream request timeout') };
+  if (o.kind === 'per-try-timeout' || overall) return { ...base, status: 504, flags: [...flags, 'UT'], responseBytes: down.reply(504, 'upstream request timeout') };
   if (o.kind === 'connect-failure') return { ...base, status: 503, flags: [...flags, 'UF'], responseBytes: down.reply(503, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure') };
   return { ...base, status: 503, flags: [...flags, 'UR'], responseBytes: down.reply(503, 'upstream connect error or disconnect/reset before headers. reset reason: remote reset') };
 }
@@ -230,7 +229,7 @@ function attempt1(upstream: HboneHttpUpstream, plan: ForwardPlan, ep: Endpoint, 
     };
     const timer = timeoutMs !== undefined ? setTimeout(() => {
       req.destroy();
-      done({ outcome: { kind: 'timeout' } });
+      done({ outcome: { kind: 'per-try-timeout' } });
     }, Math.max(0, timeoutMs)) : undefined;
     const onAbort = (): void => {
       req.destroy();
@@ -240,8 +239,8 @@ function attempt1(upstream: HboneHttpUpstream, plan: ForwardPlan, ep: Endpoint, 
     req.once('socket', () => (connected = true));
     req.on('error', () => done({ outcome: { kind: connected ? 'reset' : 'connect-failure' } }));
     req.once('response', (res: IncomingMessage) => {
-      const grpc = res.headers['grpc-status'];
-      const outcome: AttemptOutcome = { kind: 'response', status: res.statusCode ?? 502, ...(typeof grpc === 'string' ? { grpcStatus: grpc } : {}) };
+      const grpc = Number(res.headers['grpc-status']);
+      const outcome: AttemptOutcome = { kind: 'response', status: res.statusCode ?? 502, ...(res.headers['grpc-status'] !== undefined && Number.isInteger(grpc) ? { grpcStatus: grpc } : {}) };
       if (settled) return void res.resume();
       // The per-try timer covers the response head only (Envoy's per_try_timeout runs until headers;
       // the overall timeout covers the whole response — enforced by the caller's deadline).

@@ -10,6 +10,7 @@ import type { RequestHead } from '../shared/http/request-head.js';
 import type { Identity } from '../shared/identity/spiffe.js';
 import type { Destination } from './destination.js';
 import type { HeaderList } from './trace-headers.js';
+import type { RouteRetry } from './upstream/retry-policy.js';
 
 export type Authn =
   | { readonly kind: 'none' }
@@ -43,14 +44,8 @@ export interface Backend {
   readonly trafficPolicy?: TrafficPolicy;
 }
 
-export interface RetrySpec {
-  readonly attempts: number;
-  readonly perTryTimeoutMs?: number;
-  readonly retryOn: ReadonlySet<string>;
-  readonly codes: ReadonlySet<number>;
-  readonly backoffBaseMs: number;
-  readonly backoffMaxMs: number;
-}
+/** A route's retries: Istio's/GEP-1731's policy (upstream/retry-policy.ts) and its back-off. */
+export type RetrySpec = RouteRetry & { readonly backoffBaseMs?: number; readonly backoffMaxMs?: number };
 
 export type RoutePlan =
   | { readonly kind: 'direct'; readonly status: number; readonly body: string; readonly flag?: string; readonly route?: string }

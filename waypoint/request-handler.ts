@@ -98,10 +98,10 @@ export class RequestHandler {
     if (!decision.allowed) return local(403, 'RBAC: access denied', { ...(decision.policy ? { policy: decision.policy } : {}), reason: decision.reason ?? 'denied' });
     auth?.editHeaders?.(req.headers);
     const plan = l7.route(dest, head, tunnel.peer.namespace, this.opts.random);
-    return this.execute(plan, req);
+    return this.execute(plan, req, tunnel.clientIp);
   }
 
-  private async execute(plan: RoutePlan, req: RequestContext): Promise<Outcome> {
+  private async execute(plan: RoutePlan, req: RequestContext, clientIp: string): Promise<Outcome> {
     const { down, head } = req;
     if (plan.kind === 'direct') return { status: plan.status, flags: [plan.flag ?? '-'], requestBytes: 0, responseBytes: down.reply(plan.status, plan.body), ...(plan.route ? { route: plan.route } : {}) };
     if (plan.kind === 'redirect') return { status: plan.status, flags: ['-'], requestBytes: 0, responseBytes: down.reply(plan.status, '', [['location', plan.location]]), ...(plan.route ? { route: plan.route } : {}) };
@@ -122,11 +122,10 @@ export class RequestHandler {
       headers,
       ...(plan.timeoutMs ? { timeoutMs: plan.timeoutMs } : {}),
       ...(retry?.perTryTimeoutMs ? { perTryTimeoutMs: retry.perTryTimeoutMs } : {}),
-      ...(retry && retry.attempts > 0 ? { retry: this.selector.retryPolicy(retry, req.protocol === 'http2' && isGrpc(headers)) } : {}),
+      ...(retry && retry.attempts > 0 ? { retry: this.selector.retryPolicy(retry) } : {}),
       ...(plan.fault ? { fault: plan.fault } : {}),
-      pick: (avoid) => this.selector.pick(this.opts.state.current.index, backend, avoid, head),
-      onAttemptStart: (ep) => this.selector.started(ep),
-      onAttemptEnd: (ep, o) => this.selector.finished(backend, ep, o),
+      pick: (avoid) => this.selector.pick(this.opts.state.current.index, backend, avoid, head, clientIp),
+      onAttemptStart: (ep) => this.selector.started(backend, ep),
       admitRequest: () => this.selector.admit(backend, 'request'),
       admitRetry: () => this.selector.admit(backend, 'retry'),
       ...(plan.editResponseHeaders ? { editResponseHeaders: plan.editResponseHeaders } : {}),

@@ -1,105 +1,122 @@
-// UpstreamSelector: the waypoint's runtime upstream state across requests and config changes —
-// endpoint choice per backend (round robin over healthy endpoints, a subset's labels, retries
-// avoiding hosts already tried), circuit breakers, outlier detection, and local rate limits.
+// UpstreamSelector: the waypoint's runtime upstream state across requests and config changes,
+// over the deciders in upstream/: endpoint choice per backend (DestinationRule loadBalancer,
+// subsets, retries avoiding hosts already tried, panic threshold), least-request counts, outlier
+// detection, circuit breakers (503 UO), retry policies with Envoy's jittered back-off, and the
+// local rate-limit buckets.
+import { systemClock, type Clock } from '../shared/clock.js';
 import type { ModelIndex } from '../shared/config/model-index.js';
 import type { RequestHead } from '../shared/http/request-head.js';
-import type { Admission, AttemptOutcome, ForwardPlan } from './forwarder.js';
+import type { Admission, ForwardPlan } from './forwarder.js';
 import { HboneHttpUpstream, type Endpoint } from './hbone-http-upstream.js';
-import type { Backend, RetrySpec } from './l7-config.js';
+import type { Backend } from './l7-config.js';
+import { ActiveRequests } from './upstream/active-requests.js';
+import { CircuitBreakerSet } from './upstream/circuit-breaker.js';
+import { EndpointPicker, upstreamClusterKey } from './upstream/endpoint-picker.js';
+import { hashContextFromHead } from './upstream/hash-key.js';
+import { OutlierDetectorSet } from './upstream/outlier-detector-set.js';
+import { backoffMs, shouldRetry, type AttemptOutcome, type RouteRetry } from './upstream/retry-policy.js';
+import { TokenBucket } from './upstream/token-bucket.js';
+import type { Random } from './upstream/seeded-random.js';
 
 export interface UpstreamSelectorOptions {
-  readonly random: () => number;
+  readonly random: Random;
+  readonly clock?: Clock;
 }
 
-const backendKey = (b: Backend): string =>
-  b.service ? `${b.service.namespace}/${b.service.hostname}|${b.port}|${b.subset ?? ''}` : `pod|${b.workload?.uid}|${b.port}`;
+export interface RateLimit {
+  readonly key: string;
+  readonly maxTokens: number;
+  readonly tokensPerFill: number;
+  readonly fillIntervalMs: number;
+}
+
+const serviceKeyOf = (b: Backend): string | undefined => (b.service ? `${b.service.namespace}/${b.service.hostname}` : undefined);
+
+/** The Envoy-style cluster of a backend: `outbound|port|subset|ns/host`, or the pod for pod-addressed traffic. */
+export function clusterKeyOf(b: Backend): string {
+  const svc = serviceKeyOf(b);
+  return svc ? upstreamClusterKey(svc, b.port, b.subset) : `pod|${b.workload?.uid ?? '?'}|${b.port}`;
+}
 
 export class UpstreamSelector {
-  private readonly opts: UpstreamSelectorOptions;
-  private readonly cursors = new Map<string, number>();
-  private readonly buckets = new Map<string, { tokens: number; at: number; spec: string }>();
+  private readonly random: Random;
+  private readonly clock: Clock;
+  private readonly picker: EndpointPicker;
+  private readonly active = new ActiveRequests();
+  private readonly outliers: OutlierDetectorSet;
+  private readonly breakers = new CircuitBreakerSet();
+  private readonly buckets = new Map<string, TokenBucket>();
 
   constructor(opts: UpstreamSelectorOptions) {
-    this.opts = opts;
+    this.random = opts.random;
+    this.clock = opts.clock ?? systemClock;
+    this.picker = new EndpointPicker({ random: opts.random });
+    this.outliers = new OutlierDetectorSet(this.clock);
   }
 
-  /** The endpoints `backend` may use now. */
-  candidates(index: ModelIndex, b: Backend): Endpoint[] {
+  pick(index: ModelIndex, b: Backend, avoid: ReadonlySet<string>, head: RequestHead | undefined, clientIp?: string): { endpoint: Endpoint } | { none: string } {
     if (b.workload) {
       const ip = b.workload.addresses[0];
-      return ip ? [{ workload: b.workload, ip, port: b.port }] : [];
+      return ip && b.workload.status === 'HEALTHY' ? { endpoint: { workload: b.workload, ip, port: b.port } } : { none: 'no_healthy_upstream' };
     }
-    if (!b.service) return [];
-    const key = `${b.service.namespace}/${b.service.hostname}`;
-    const out: Endpoint[] = [];
-    for (const w of index.endpointsByService.get(key) ?? []) {
-      if (w.status !== 'HEALTHY' || w.addresses.length === 0) continue;
-      if (b.labels && !Object.entries(b.labels).every(([k, v]) => w.labels[k] === v)) continue;
-      const mapping = w.services[key]?.find((m) => m.servicePort === b.port);
-      if (mapping) out.push({ workload: w, ip: w.addresses[0]!, port: mapping.targetPort });
-    }
-    return out;
+    const serviceKey = serviceKeyOf(b);
+    if (!serviceKey) return { none: 'no_healthy_upstream' };
+    const endpoints = index.endpointsByService.get(serviceKey) ?? [];
+    const tp = b.trafficPolicy;
+    const outlier = this.outliers.forCluster(clusterKeyOf(b), tp?.outlierDetection, endpoints.map((w) => w.uid));
+    const lb = tp?.loadBalancer;
+    const result = this.picker.pick({
+      serviceKey,
+      servicePort: b.port,
+      endpoints,
+      ...(b.subset && b.labels ? { subset: { name: b.subset, labels: b.labels } } : {}),
+      ...(lb ? { loadBalancer: lb } : {}),
+      ...(head && lb && 'consistentHash' in lb ? { request: hashContextFromHead(head, clientIp) } : {}),
+      ...(outlier ? { outlier } : {}),
+      activeRequests: this.active.count,
+      avoid,
+    });
+    if (!result.ok) return { none: result.reason };
+    return { endpoint: { workload: result.endpoint.workload, ip: result.endpoint.address, port: result.endpoint.targetPort } };
   }
 
-  pick(index: ModelIndex, b: Backend, avoid: ReadonlySet<string>, head: RequestHead | undefined): { endpoint: Endpoint } | { none: string } {
-    void head;
-    const all = this.candidates(index, b);
-    if (all.length === 0) return { none: 'no_healthy_upstream' };
-    const fresh = all.filter((e) => !avoid.has(`${e.ip}:${e.port}`));
-    const list = fresh.length > 0 ? fresh : all;
-    const key = backendKey(b);
-    const n = (this.cursors.get(key) ?? Math.floor(this.opts.random() * list.length)) + 1;
-    this.cursors.set(key, n);
-    return { endpoint: list[n % list.length]! };
-  }
-
-  started(ep: Endpoint): void {
-    void ep;
-  }
-
-  finished(b: Backend, ep: Endpoint, o: AttemptOutcome): void {
-    void b;
-    void ep;
-    void o;
-  }
-
-  admit(b: Backend, kind: 'request' | 'retry'): Admission {
-    void b;
-    void kind;
-    return { ok: true, release: () => undefined };
-  }
-
-  retryPolicy(spec: RetrySpec, grpc: boolean): NonNullable<ForwardPlan['retry']> {
-    void grpc;
-    return {
-      attempts: spec.attempts,
-      shouldRetry: (o) => {
-        if (o.kind === 'connect-failure') return spec.retryOn.has('connect-failure') || spec.retryOn.has('gateway-error') || spec.retryOn.has('5xx');
-        if (o.kind === 'reset') return spec.retryOn.has('reset') || spec.retryOn.has('5xx');
-        if (o.kind !== 'response') return spec.retryOn.has('5xx') || spec.retryOn.has('gateway-error'); // per-try timeout
-        const s = o.status;
-        return spec.codes.has(s) || (spec.retryOn.has('5xx') && s >= 500) || (spec.retryOn.has('gateway-error') && s >= 502 && s <= 504) || (spec.retryOn.has('retriable-4xx') && s === 409);
-      },
-      backoffMs: (retry) => this.opts.random() * Math.min(spec.backoffMaxMs, spec.backoffBaseMs * 2 ** (retry - 1)),
+  /** One attempt to `ep` of backend `b` starts; the returned function records how it ended. */
+  started(b: Backend, ep: Endpoint): (o: AttemptOutcome) => void {
+    const handle = this.active.start(ep.workload.uid);
+    return (o) => {
+      handle.release();
+      const detector = this.outliers.get(clusterKeyOf(b));
+      if (!detector) return;
+      if (o.kind === 'response') detector.record(ep.workload.uid, { status: o.status });
+      else if (o.kind === 'connect-failure') detector.record(ep.workload.uid, { connectFailure: true });
+      else if (o.kind === 'reset' || o.kind === 'per-try-timeout' || o.kind === 'refused-stream') detector.record(ep.workload.uid, { gatewayError: true });
     };
   }
 
-  takeToken(limit: { key: string; maxTokens: number; tokensPerFill: number; fillIntervalMs: number }): boolean {
-    const now = Date.now();
-    const spec = `${limit.maxTokens}/${limit.tokensPerFill}/${limit.fillIntervalMs}`;
-    let b = this.buckets.get(limit.key);
-    if (!b || b.spec !== spec) {
-      b = { tokens: limit.maxTokens, at: now, spec };
-      this.buckets.set(limit.key, b);
+  /** Circuit breakers of the backend's cluster: one request admission, or one retry. */
+  admit(b: Backend, kind: 'request' | 'retry'): Admission {
+    const breaker = this.breakers.forCluster(clusterKeyOf(b), b.trafficPolicy?.connectionPool);
+    const a = breaker.acquire(kind);
+    return a.ok ? { ok: true, release: () => a.release() } : { ok: false };
+  }
+
+  retryPolicy(retry: RouteRetry & { readonly backoffBaseMs?: number; readonly backoffMaxMs?: number }): NonNullable<ForwardPlan['retry']> {
+    return {
+      attempts: retry.attempts,
+      shouldRetry: (o) => shouldRetry(retry.policy, o),
+      backoffMs: (n) => backoffMs(n, this.random, retry.backoffBaseMs, retry.backoffMaxMs),
+    };
+  }
+
+  /** Local rate limit: a token from the rule's bucket (kept while its settings stay the same). */
+  takeToken(limit: RateLimit): boolean {
+    let bucket = this.buckets.get(limit.key);
+    const s = bucket?.settings;
+    if (!bucket || s?.maxTokens !== limit.maxTokens || s.tokensPerFill !== limit.tokensPerFill || s.fillIntervalMs !== limit.fillIntervalMs) {
+      bucket = new TokenBucket({ maxTokens: limit.maxTokens, tokensPerFill: limit.tokensPerFill, fillIntervalMs: limit.fillIntervalMs }, this.clock);
+      this.buckets.set(limit.key, bucket);
     }
-    const fills = Math.floor((now - b.at) / limit.fillIntervalMs);
-    if (fills > 0) {
-      b.tokens = Math.min(limit.maxTokens, b.tokens + fills * limit.tokensPerFill);
-      b.at += fills * limit.fillIntervalMs;
-    }
-    if (b.tokens < 1) return false;
-    b.tokens--;
-    return true;
+    return bucket.take();
   }
 
   /** Endpoint keys (HboneHttpUpstream.key) of every workload still in the model. */
@@ -111,5 +128,9 @@ export class UpstreamSelector {
       for (const mappings of Object.values(w.services)) for (const m of mappings) keys.add(HboneHttpUpstream.key({ workload: w, ip, port: m.targetPort }));
     }
     return keys;
+  }
+
+  close(): void {
+    this.outliers.close();
   }
 }
