@@ -182,6 +182,7 @@ export class Waypoint {
       while (this.handler.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       await this.inbound.close();
       this.upstream.close();
+      this.handler.selector.close();
       await this.pool.close();
       this.unsubscribe?.();
       await this.admin.close();
