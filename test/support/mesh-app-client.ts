@@ -2,10 +2,10 @@
 // exchanges, long-lived connections, HTTP GETs — and keeps what the app reported (accepted
 // connections, sink contents, closed long-lived connections). Every request has a deadline.
 import { createInterface } from 'node:readline';
-import type { Address, AppCommand, AppEvent, AppMessage, AppReply, Ending, ExchangeResult } from './mesh-app.js';
+import type { Address, AppCommand, AppEvent, AppMessage, AppReply, Ending, ExchangeResult, HttpBatchResult } from './mesh-app.js';
 import type { NetnsProcess, Topology } from './netns.js';
 
-export type { Address, Ending, ExchangeResult };
+export type { Address, Ending, ExchangeResult, HttpBatchResult };
 
 // Compiled beside this file in dist/test/support/.
 const appScript = new URL('./mesh-app.js', import.meta.url).pathname;
@@ -102,7 +102,7 @@ export class MeshApp {
     return app;
   }
 
-  async listen(port: number, mode: 'echo' | 'sink' = 'echo'): Promise<void> {
+  async listen(port: number, mode: 'echo' | 'sink' | 'http-echo' = 'echo'): Promise<void> {
     const r = await this.request({ op: 'listen', port, mode }, 5000);
     if (!r.ok) throw new Error(`app ${this.name} cannot listen on ${port}: ${r.error}`);
   }
@@ -125,6 +125,14 @@ export class MeshApp {
   async httpGet(url: string, timeoutMs = 2000): Promise<{ ok: true; status: number; body: string } | { ok: false; error: string }> {
     const r = await this.request({ op: 'http', url, timeoutMs }, timeoutMs + 2000);
     return r.ok ? { ok: true, status: r.status ?? 0, body: r.body ?? '' } : { ok: false, error: r.error };
+  }
+
+  /** `count` HTTP requests to `url` over `concurrency` keep-alive connections; a summary back. */
+  async httpBatch(url: string, opts: { count: number; concurrency?: number; method?: string; headers?: Record<string, string>; timeoutMs?: number }): Promise<HttpBatchResult> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    const r = await this.request({ op: 'http-batch', url, count: opts.count, concurrency: opts.concurrency ?? 4, timeoutMs, ...(opts.method ? { method: opts.method } : {}), ...(opts.headers ? { headers: opts.headers } : {}) }, timeoutMs * opts.count + 10_000);
+    if (!r.ok || !r.batch) throw new Error(`app ${this.name}: http batch to ${url} failed: ${r.ok ? 'no result' : r.error}`);
+    return r.batch;
   }
 
   acceptedCount(port?: number): number {

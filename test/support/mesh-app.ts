@@ -1,6 +1,7 @@
 // An application process for the netns tier (`node mesh-app.js <name>`), run inside a pod's (or a
 // node's) network namespace: TCP echo and sink servers, one-shot exchanges, long-lived connections
-// that can be pinged, and HTTP GETs (readiness, /config_dump). Commands arrive as JSON lines on
+// that can be pinged, HTTP GETs (readiness, /config_dump), an HTTP echo server that reflects each
+// request (which pod answered, method, path, headers), and batches of HTTP requests with a summary. Commands arrive as JSON lines on
 // stdin; answers and events leave as JSON lines on stdout. Everything it does has a deadline, and
 // it exits when its stdin closes (the test ended or died).
 import http from 'node:http';
@@ -17,7 +18,8 @@ export interface Address {
 export type Ending = 'end' | 'reset' | 'close' | 'timeout' | 'refused';
 
 export type AppCommand =
-  | { readonly op: 'listen'; readonly id: number; readonly port: number; readonly mode: 'echo' | 'sink' }
+  | { readonly op: 'listen'; readonly id: number; readonly port: number; readonly mode: 'echo' | 'sink' | 'http-echo' }
+  | { readonly op: 'http-batch'; readonly id: number; readonly url: string; readonly count: number; readonly concurrency: number; readonly method?: string; readonly headers?: Record<string, string>; readonly timeoutMs: number }
   | { readonly op: 'exchange'; readonly id: number; readonly ip: string; readonly port: number; readonly payload: string; readonly timeoutMs: number }
   | { readonly op: 'open'; readonly id: number; readonly ip: string; readonly port: number; readonly timeoutMs: number }
   | { readonly op: 'ping'; readonly id: number; readonly conn: number; readonly payload: string; readonly timeoutMs: number }
@@ -34,8 +36,18 @@ export interface ExchangeResult {
   readonly local?: Address;
 }
 
+/** What a batch of HTTP requests got: counts by status and by answering pod, and a few bodies. */
+export interface HttpBatchResult {
+  readonly statuses: Record<string, number>;
+  readonly pods: Record<string, number>;
+  readonly errors: Record<string, number>;
+  /** The first body seen per status. */
+  readonly samples: Record<string, string>;
+  readonly elapsedMs: number;
+}
+
 export type AppReply =
-  | { readonly id: number; readonly ok: true; readonly exchange?: ExchangeResult; readonly conn?: number; readonly status?: number; readonly body?: string }
+  | { readonly id: number; readonly ok: true; readonly exchange?: ExchangeResult; readonly conn?: number; readonly status?: number; readonly body?: string; readonly batch?: HttpBatchResult }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
 export type AppEvent =
@@ -69,7 +81,78 @@ function main(name: string): void {
     process.stdout.write(`${JSON.stringify(m)}\n`);
   };
 
+  // Query `fail-every=N` answers 503 to every Nth request (per server); `delay-ms=N` answers late.
+  const listenHttp = (cmd: Extract<AppCommand, { op: 'listen' }>): void => {
+    let served = 0;
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        served++;
+        const q = new URL(req.url ?? '/', 'http://x').searchParams;
+        const failEvery = Number(q.get('fail-every') ?? 0);
+        const status = failEvery > 0 && served % failEvery === 0 ? 503 : 200;
+        const body = JSON.stringify({ pod: name, method: req.method, path: req.url, headers: req.headers, remote: plain(req.socket.remoteAddress), body: Buffer.concat(chunks).toString() });
+        const answer = (): void => {
+          if (res.destroyed) return;
+          res.writeHead(status, { 'content-type': 'application/json', 'x-echo-pod': name, 'content-length': Buffer.byteLength(body) });
+          res.end(body);
+        };
+        const delay = Number(q.get('delay-ms') ?? 0);
+        if (delay > 0) setTimeout(answer, Math.min(delay, 30_000)).unref();
+        else answer();
+      });
+    });
+    server.once('error', (err) => send({ id: cmd.id, ok: false, error: err.message }));
+    server.listen(cmd.port, '0.0.0.0', () => {
+      servers.push(server as unknown as net.Server);
+      send({ id: cmd.id, ok: true });
+    });
+  };
+
+  const batch = (cmd: Extract<AppCommand, { op: 'http-batch' }>): void => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: cmd.concurrency });
+    const result = { statuses: {} as Record<string, number>, pods: {} as Record<string, number>, errors: {} as Record<string, number>, samples: {} as Record<string, string> };
+    const started = Date.now();
+    let issued = 0;
+    const one = (): Promise<void> =>
+      new Promise((resolve) => {
+        const req = http.request(cmd.url, { method: cmd.method ?? 'GET', headers: cmd.headers ?? {}, agent, timeout: cmd.timeoutMs }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => {
+            const status = String(res.statusCode ?? 0);
+            result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+            result.samples[status] ??= body.slice(0, 400);
+            const pod = res.headers['x-echo-pod'];
+            if (typeof pod === 'string') result.pods[pod] = (result.pods[pod] ?? 0) + 1;
+            resolve();
+          });
+          res.on('error', () => resolve());
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          const code = err.code ?? err.message;
+          result.errors[code] = (result.errors[code] ?? 0) + 1;
+          resolve();
+        });
+        req.end();
+      });
+    const worker = async (): Promise<void> => {
+      while (issued < cmd.count) {
+        issued++;
+        await one();
+      }
+    };
+    void Promise.all(Array.from({ length: Math.max(1, cmd.concurrency) }, worker)).then(() => {
+      agent.destroy();
+      send({ id: cmd.id, ok: true, batch: { ...result, elapsedMs: Date.now() - started } });
+    });
+  };
+
   const listen = (cmd: Extract<AppCommand, { op: 'listen' }>): void => {
+    if (cmd.mode === 'http-echo') return listenHttp(cmd);
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       socket.on('error', () => undefined);
       const remote = { ip: plain(socket.remoteAddress), port: socket.remotePort ?? 0 };
@@ -223,6 +306,7 @@ function main(name: string): void {
         return send({ id: cmd.id, ok: true });
       }
       case 'http': return get(cmd);
+      case 'http-batch': return batch(cmd);
     }
   });
   // The test closing our stdin (or dying) ends the app.
