@@ -46,23 +46,32 @@ export function http1Request(req: IncomingMessage, res: ServerResponse): Request
       res.end(buf);
       return buf.length;
     },
-    relay(status, headers, body) {
+    relay(status, headers, response) {
       return new Promise((resolve) => {
+        const body = response.body;
         let bytes = 0;
+        let ended = false;
         const out: string[] = [];
         for (const [n, v] of headers) out.push(n, v);
         res.writeHead(status, out);
         body.on('data', (c: Buffer) => (bytes += c.length));
-        body.once('end', () => resolve(bytes));
+        body.pipe(res, { end: false });
+        body.once('end', () => {
+          ended = true;
+          const trailers = response.trailers();
+          // HTTP/1.1 carries trailers only on a chunked response (RFC 9112 §7.1.2).
+          if (trailers && trailers.length > 0 && res.getHeader('content-length') === undefined) res.addTrailers(trailers);
+          res.end();
+          resolve(bytes);
+        });
         body.once('error', () => {
           res.destroy();
           resolve(bytes);
         });
         res.once('close', () => {
-          if (!body.complete) body.destroy();
+          if (!ended) body.destroy();
           resolve(bytes);
         });
-        body.pipe(res);
       });
     },
   };
@@ -97,9 +106,11 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
       stream.end(buf);
       return buf.length;
     },
-    relay(status, list, body) {
+    relay(status, list, response) {
       return new Promise((resolve) => {
+        const body = response.body;
         let bytes = 0;
+        let ended = false;
         const out: Record<string, string | string[]> = { ':status': String(status) };
         for (const [n, v] of list) {
           if (hopByHop.has(n)) continue;
@@ -110,18 +121,32 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
           body.destroy();
           return resolve(0);
         }
-        stream.respond(out);
+        // Trailers (gRPC's grpc-status) follow the body: ask Node to wait for them.
+        stream.respond(out, { waitForTrailers: true });
+        stream.once('wantTrailers', () => {
+          const t: Record<string, string> = {};
+          for (const [n, v] of response.trailers() ?? []) if (!n.startsWith(':') && !hopByHop.has(n)) t[n] = v;
+          try {
+            stream.sendTrailers(t);
+          } catch {
+            stream.close();
+          }
+        });
         body.on('data', (c: Buffer) => (bytes += c.length));
-        body.once('end', () => resolve(bytes));
+        body.pipe(stream, { end: false });
+        body.once('end', () => {
+          ended = true;
+          stream.end();
+          resolve(bytes);
+        });
         body.once('error', () => {
           stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
           resolve(bytes);
         });
         stream.once('close', () => {
-          if (!body.complete) body.destroy();
+          if (!ended) body.destroy();
           resolve(bytes);
         });
-        body.pipe(stream);
       });
     },
   };

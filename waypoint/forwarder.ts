@@ -6,7 +6,7 @@
 // 503 UR (reset before headers), 504 UT (timeout), 503 UO (circuit breaker), URX (retries used up).
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
+import type { Endpoint } from './hbone-http-upstream.js';
 import type { HeaderList } from './trace-headers.js';
 
 export type { AttemptOutcome } from './upstream/retry-policy.js';
@@ -53,12 +53,30 @@ export interface ForwardResult {
   readonly grpcStatus?: string;
 }
 
+/** An upstream response whose head arrived: its headers, body stream and (after the body) trailers. */
+export interface UpstreamResponse {
+  readonly headers: HeaderList;
+  readonly body: Readable;
+  /** Trailers received after the body (gRPC status lives here); undefined before the end or when none. */
+  trailers(): HeaderList | undefined;
+}
+
+export interface AttemptResult {
+  readonly outcome: AttemptOutcome;
+  readonly response?: UpstreamResponse;
+}
+
+/** One protocol's way to make an attempt (HTTP/1.1 or HTTP/2 inside an HBONE tunnel). */
+export interface AttemptRunner {
+  attempt(ep: Endpoint, req: { readonly method: string; readonly path: string; readonly headers: HeaderList }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult>;
+}
+
 export interface Downstream {
   readonly body: Readable;
   /** Sends a complete local reply (no upstream). */
   reply(status: number, body: string, headers?: HeaderList): number;
-  /** Sends the upstream response head and streams its body; resolves with body bytes sent. */
-  relay(status: number, headers: HeaderList, body: IncomingMessage): Promise<number>;
+  /** Sends the upstream response head, streams its body and trailers; resolves with body bytes sent. */
+  relay(status: number, headers: HeaderList, response: UpstreamResponse): Promise<number>;
   readonly aborted: AbortSignal;
 }
 
@@ -100,7 +118,7 @@ async function bufferBody(body: Readable, limit: number): Promise<{ buffered: Bu
   return { buffered: Buffer.concat(chunks) };
 }
 
-export async function forward(upstream: HboneHttpUpstream, plan: ForwardPlan, down: Downstream): Promise<ForwardResult> {
+export async function forward(upstream: AttemptRunner, plan: ForwardPlan, down: Downstream): Promise<ForwardResult> {
   const flags: string[] = [];
   const local = (status: number, body: string, flag?: string, attempts = 0): ForwardResult => {
     if (flag) flags.push(flag);
@@ -128,7 +146,7 @@ export async function forward(upstream: HboneHttpUpstream, plan: ForwardPlan, do
   }
 }
 
-async function attempts(upstream: HboneHttpUpstream, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<ForwardResult> {
+async function attempts(upstream: AttemptRunner, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<ForwardResult> {
   let requestBytes = 0;
   // Counted as the body is consumed (a 'data' listener beside pipe() or the buffering loop).
   down.body.on('data', (c: Buffer) => (requestBytes += c.length));
@@ -136,7 +154,7 @@ async function attempts(upstream: HboneHttpUpstream, plan: ForwardPlan, down: Do
   return { ...result, requestBytes };
 }
 
-async function attemptAll(upstream: HboneHttpUpstream, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<Omit<ForwardResult, 'requestBytes'>> {
+async function attemptAll(upstream: AttemptRunner, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<Omit<ForwardResult, 'requestBytes'>> {
   const maxRetries = plan.retry?.attempts ?? 0;
   let body: Buffer | Readable = down.body;
   let retriable = maxRetries > 0;
@@ -148,11 +166,11 @@ async function attemptAll(upstream: HboneHttpUpstream, plan: ForwardPlan, down: 
   }
   const deadline = plan.timeoutMs ? Date.now() + plan.timeoutMs : undefined;
   const tried = new Set<string>();
-  let last: { outcome: AttemptOutcome; response?: IncomingMessage; endpoint: Endpoint } | undefined;
+  let last: (AttemptResult & { endpoint: Endpoint }) | undefined;
   for (let attempt = 0; ; attempt++) {
     const picked = plan.pick(tried);
     if ('none' in picked) {
-      if (last?.response) last.response.resume();
+      last?.response?.body.resume();
       return { status: 503, flags: [...flags, 'UH'], attempts: attempt, responseBytes: down.reply(503, 'no healthy upstream') };
     }
     const ep = picked.endpoint;
@@ -160,7 +178,7 @@ async function attemptAll(upstream: HboneHttpUpstream, plan: ForwardPlan, down: 
     const remaining = deadline === undefined ? undefined : deadline - Date.now();
     const tryMs = minDefined(plan.perTryTimeoutMs, remaining);
     const end = plan.onAttemptStart?.(ep);
-    const result = await attempt1(upstream, plan, ep, body, tryMs, down.aborted);
+    const result = await upstream.attempt(ep, plan, body, tryMs, down.aborted);
     end?.(result.outcome);
     last = { ...result, endpoint: ep };
     const overall = deadline !== undefined && Date.now() >= deadline;
@@ -168,7 +186,7 @@ async function attemptAll(upstream: HboneHttpUpstream, plan: ForwardPlan, down: 
     if (canRetry) {
       const admitted = plan.admitRetry?.() ?? { ok: true, release: () => undefined };
       if (admitted.ok) {
-        result.response?.resume();
+        result.response?.body.resume();
         await sleep(Math.min(plan.retry!.backoffMs(attempt + 1), deadline === undefined ? Infinity : Math.max(0, deadline - Date.now())), down.aborted);
         admitted.release();
         if (deadline === undefined || Date.now() < deadline) continue;
@@ -181,21 +199,22 @@ async function attemptAll(upstream: HboneHttpUpstream, plan: ForwardPlan, down: 
   }
 }
 
-async function finish(plan: ForwardPlan, down: Downstream, last: { outcome: AttemptOutcome; response?: IncomingMessage; endpoint: Endpoint }, attempts: number, flags: string[], overall: boolean): Promise<Omit<ForwardResult, 'requestBytes'>> {
+async function finish(plan: ForwardPlan, down: Downstream, last: AttemptResult & { endpoint: Endpoint }, attempts: number, flags: string[], overall: boolean): Promise<Omit<ForwardResult, 'requestBytes'>> {
   const upstreamHost = `${last.endpoint.ip}:${last.endpoint.port}`;
   const base = { upstreamHost, endpoint: last.endpoint, attempts };
   const o = last.outcome;
   // The client went away: nothing to answer (Envoy logs response code 0 with DC).
   if (down.aborted.aborted) {
-    last.response?.destroy();
+    last.response?.body.destroy();
     return { ...base, status: 0, flags: [...flags, 'DC'], responseBytes: 0 };
   }
   if (o.kind === 'response' && last.response && !overall) {
-    const headers = plan.editResponseHeaders ? plan.editResponseHeaders(responseHeaderList(last.response)) : responseHeaderList(last.response);
+    const headers = plan.editResponseHeaders ? plan.editResponseHeaders(last.response.headers) : last.response.headers;
     const bytes = await down.relay(o.status, headers, last.response);
-    return { ...base, status: o.status, flags, responseBytes: bytes, ...(o.grpcStatus !== undefined ? { grpcStatus: String(o.grpcStatus) } : {}) };
+    const grpc = o.grpcStatus ?? grpcStatusOf(last.response.trailers());
+    return { ...base, status: o.status, flags, responseBytes: bytes, ...(grpc !== undefined ? { grpcStatus: String(grpc) } : {}) };
   }
-  last.response?.resume();
+  last.response?.body.resume();
   if (o.kind === 'per-try-timeout' || overall) return { ...base, status: 504, flags: [...flags, 'UT'], responseBytes: down.reply(504, 'upstream request timeout') };
   if (o.kind === 'connect-failure') return { ...base, status: 503, flags: [...flags, 'UF'], responseBytes: down.reply(503, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure') };
   return { ...base, status: 503, flags: [...flags, 'UR'], responseBytes: down.reply(503, 'upstream connect error or disconnect/reset before headers. reset reason: remote reset') };
@@ -212,41 +231,7 @@ function concatStream(first: Buffer, rest: Readable): Readable {
   return rest;
 }
 
-/** One attempt: resolves when the response head arrived (body not read) or the attempt failed. */
-function attempt1(upstream: HboneHttpUpstream, plan: ForwardPlan, ep: Endpoint, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<{ outcome: AttemptOutcome; response?: IncomingMessage }> {
-  return new Promise((resolve) => {
-    const raw: string[] = [];
-    for (const [n, v] of plan.headers) raw.push(n, v);
-    const req = upstream.request(ep, { method: plan.method, path: plan.path, headers: raw });
-    let settled = false;
-    let connected = false;
-    const done = (r: { outcome: AttemptOutcome; response?: IncomingMessage }): void => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      aborted.removeEventListener('abort', onAbort);
-      resolve(r);
-    };
-    const timer = timeoutMs !== undefined ? setTimeout(() => {
-      req.destroy();
-      done({ outcome: { kind: 'per-try-timeout' } });
-    }, Math.max(0, timeoutMs)) : undefined;
-    const onAbort = (): void => {
-      req.destroy();
-      done({ outcome: { kind: 'reset' } });
-    };
-    aborted.addEventListener('abort', onAbort, { once: true });
-    req.once('socket', () => (connected = true));
-    req.on('error', () => done({ outcome: { kind: connected ? 'reset' : 'connect-failure' } }));
-    req.once('response', (res: IncomingMessage) => {
-      const grpc = Number(res.headers['grpc-status']);
-      const outcome: AttemptOutcome = { kind: 'response', status: res.statusCode ?? 502, ...(res.headers['grpc-status'] !== undefined && Number.isInteger(grpc) ? { grpcStatus: grpc } : {}) };
-      if (settled) return void res.resume();
-      // The per-try timer covers the response head only (Envoy's per_try_timeout runs until headers;
-      // the overall timeout covers the whole response — enforced by the caller's deadline).
-      done({ outcome, response: res });
-    });
-    if (Buffer.isBuffer(body)) req.end(body);
-    else body.pipe(req);
-  });
+function grpcStatusOf(trailers: HeaderList | undefined): number | undefined {
+  const v = trailers?.find(([n]) => n === 'grpc-status')?.[1];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }

@@ -3,13 +3,16 @@
 // originates HBONE to the destination's ztunnel with its own identity). Tunnels are HTTP
 // connections kept alive and reused (one node:http Agent per endpoint over the shared HbonePool),
 // so a busy endpoint costs one CONNECT per concurrent request, not one per request.
-import http, { type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
-import type { Duplex } from 'node:stream';
+import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
 import type { Workload } from '../shared/config/model.js';
 import type { HbonePool } from '../shared/hbone/pool.js';
 import type { Identity } from '../shared/identity/spiffe.js';
 import type { WorkloadCertificate } from '../shared/identity/workload-certificate.js';
 import { StreamAdapter } from '../shared/net/stream-adapter.js';
+import { responseHeaderList, type AttemptResult, type AttemptRunner } from './forwarder.js';
+import type { AttemptOutcome } from './upstream/retry-policy.js';
+import type { HeaderList } from './trace-headers.js';
 
 export interface Endpoint {
   readonly workload: Workload;
@@ -52,7 +55,7 @@ class TunnelAgent extends http.Agent {
   }
 }
 
-export class HboneHttpUpstream {
+export class HboneHttpUpstream implements AttemptRunner {
   private readonly opts: HboneHttpUpstreamOptions;
   private readonly agents = new Map<string, TunnelAgent>();
 
@@ -75,6 +78,45 @@ export class HboneHttpUpstream {
       path: req.path,
       headers: req.headers as OutgoingHttpHeaders,
       setHost: false,
+    });
+  }
+
+  /** One HTTP/1.1 attempt: resolves when the response head arrived (body not read) or it failed. */
+  attempt(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult> {
+    return new Promise((resolve) => {
+      const raw: string[] = [];
+      for (const [n, v] of r.headers) raw.push(n, v);
+      const req = this.request(ep, { method: r.method, path: r.path, headers: raw });
+      let settled = false;
+      let connected = false;
+      const done = (result: AttemptResult): void => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        aborted.removeEventListener('abort', onAbort);
+        resolve(result);
+      };
+      // The per-try timeout covers the response head (Envoy's per_try_timeout); the route's
+      // overall timeout is the caller's deadline.
+      const timer = timeoutMs !== undefined ? setTimeout(() => {
+        req.destroy();
+        done({ outcome: { kind: 'per-try-timeout' } });
+      }, Math.max(0, timeoutMs)) : undefined;
+      const onAbort = (): void => {
+        req.destroy();
+        done({ outcome: { kind: 'reset' } });
+      };
+      aborted.addEventListener('abort', onAbort, { once: true });
+      req.once('socket', () => (connected = true));
+      req.on('error', () => done({ outcome: { kind: connected ? 'reset' : 'connect-failure' } }));
+      req.once('response', (res: IncomingMessage) => {
+        if (settled) return void res.resume();
+        const grpc = res.headers['grpc-status'];
+        const outcome: AttemptOutcome = { kind: 'response', status: res.statusCode ?? 502, ...(typeof grpc === 'string' && /^\d+$/.test(grpc) ? { grpcStatus: Number(grpc) } : {}) };
+        done({ outcome, response: { headers: responseHeaderList(res), body: res, trailers: () => trailerList(res) } });
+      });
+      if (Buffer.isBuffer(body)) req.end(body);
+      else body.pipe(req);
     });
   }
 
@@ -130,4 +172,12 @@ export class HboneHttpUpstream {
         (err: Error) => cb(err),
       );
   }
+}
+
+function trailerList(res: IncomingMessage): HeaderList | undefined {
+  const raw = res.rawTrailers;
+  if (!res.complete || raw.length === 0) return undefined;
+  const out: HeaderList = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+  return out;
 }

@@ -11,6 +11,7 @@ import type { HttpMetrics } from '../shared/telemetry/http-metrics.js';
 import { trafficLabels } from '../shared/telemetry/tcp-metrics.js';
 import type { RequestContext } from './downstream.js';
 import { forward, type ForwardPlan, type ForwardResult } from './forwarder.js';
+import type { HboneH2Upstream } from './hbone-h2-upstream.js';
 import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
 import type { Authn, Backend, L7Config, RoutePlan } from './l7-config.js';
 import { checkHead } from './check-head.js';
@@ -22,6 +23,7 @@ import type { TunnelContext } from './waypoint-inbound.js';
 export interface RequestHandlerOptions {
   readonly state: WaypointState<L7Config>;
   readonly upstream: HboneHttpUpstream;
+  readonly upstreamH2: HboneH2Upstream;
   readonly metrics: HttpMetrics;
   readonly identity: Identity;
   readonly logger: Logger;
@@ -130,7 +132,11 @@ export class RequestHandler {
       admitRetry: () => this.selector.admit(backend, 'retry'),
       ...(plan.editResponseHeaders ? { editResponseHeaders: plan.editResponseHeaders } : {}),
     };
-    const result: ForwardResult = await forward(this.opts.upstream, fplan, down);
+    // gRPC and declared HTTP/2 ports keep HTTP/2 upstream (trailers); other HTTP/2 clients reach
+    // the app over HTTP/1.1, which every app speaks.
+    const declared = backend.service?.ports.find((p) => p.servicePort === backend.port)?.appProtocol?.toLowerCase();
+    const h2 = req.protocol === 'http2' && (isGrpc(headers) || declared === 'grpc' || declared === 'http2' || declared === 'h2c' || declared === 'kubernetes.io/h2c');
+    const result: ForwardResult = await forward(h2 ? this.opts.upstreamH2 : this.opts.upstream, fplan, down);
     return { ...result, route: plan.route, backend, ...(result.endpoint ? { endpoint: result.endpoint } : {}) };
   }
 

@@ -13,6 +13,7 @@ import type { Logger } from '../shared/log.js';
 import { AdminServers, type ListenAddress } from '../shared/telemetry/admin-servers.js';
 import { HttpMetrics } from '../shared/telemetry/http-metrics.js';
 import { TcpMetrics } from '../shared/telemetry/tcp-metrics.js';
+import { HboneH2Upstream } from './hbone-h2-upstream.js';
 import { HboneHttpUpstream } from './hbone-http-upstream.js';
 import type { L7Config } from './l7-config.js';
 import { RequestHandler } from './request-handler.js';
@@ -52,6 +53,7 @@ export class Waypoint {
   readonly certs: CertStore;
   readonly pool: HbonePool;
   readonly upstream: HboneHttpUpstream;
+  readonly upstreamH2: HboneH2Upstream;
   readonly admin: AdminServers;
   readonly hboneStats: HboneServerStats;
   readonly ports: { hbone: number[] } = { hbone: [] };
@@ -77,11 +79,13 @@ export class Waypoint {
     this.pool = new HbonePool({ logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
     const certificate = () => this.certs.peek(opts.identity);
     this.upstream = new HboneHttpUpstream({ pool: this.pool, certificate, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}), ...(opts.mapNextHop ? { mapNextHop: opts.mapNextHop } : {}) });
+    this.upstreamH2 = new HboneH2Upstream({ pool: this.pool, certificate, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}), ...(opts.mapNextHop ? { mapNextHop: opts.mapNextHop } : {}) });
     this.hboneStats = new HboneServerStats(this.registry);
     const accessLog = opts.accessLogger ?? opts.logger.child({ target: 'access' });
     this.handler = new RequestHandler({
       state: opts.state,
       upstream: this.upstream,
+      upstreamH2: this.upstreamH2,
       metrics: new HttpMetrics(this.registry),
       identity: opts.identity,
       logger: opts.logger,
@@ -126,7 +130,11 @@ export class Waypoint {
     await this.admin.start();
     for (const a of this.opts.listen.hbone) this.ports.hbone.push(await this.listen(a));
     this.pending.delete('listeners');
-    this.unsubscribe = this.opts.state.onChange(() => this.upstream.retain(this.handler.liveEndpointKeys()));
+    this.unsubscribe = this.opts.state.onChange(() => {
+      const live = this.handler.liveEndpointKeys();
+      this.upstream.retain(live);
+      this.upstreamH2.retain(live);
+    });
     void this.opts.state.ready().then(() => {
       if (this.draining) return;
       this.pending.delete('config');
@@ -182,6 +190,7 @@ export class Waypoint {
       while (this.handler.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       await this.inbound.close();
       this.upstream.close();
+      this.upstreamH2.close();
       this.handler.selector.close();
       await this.pool.close();
       this.unsubscribe?.();

@@ -2,6 +2,7 @@
 // VIP:port as authority) → destination ztunnel (HBONE, from the waypoint's identity) → echo app.
 // Addresses 127.81.x.y.
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
 import { startEcho, httpOver, startWaypoint, type EchoBackend, type WaypointUnderTest } from '../support/waypoint-harness.js';
@@ -76,6 +77,50 @@ describe('waypoint traffic (direct tier)', () => {
     assert.equal(r.status, 200);
     assert.equal(r.echo?.pod, 'echo-v2');
     assert.ok(wp.logs.find('request', (l) => l['path'] === '/direct-pod').length === 1, 'the waypoint handled it');
+  });
+
+  it('carries gRPC over HTTP/2 end to end, trailers (grpc-status) included, and labels the metric', async () => {
+    const servers = await Promise.all([mesh.ips.v1, mesh.ips.v2].map((ip) => new Promise<http2.Http2Server>((resolve) => {
+      const server = http2.createServer();
+      server.on('stream', (stream, headers) => {
+        stream.on('error', () => undefined);
+        const fail = headers['x-fail'] === '1';
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': fail ? '14' : '0', 'grpc-message': fail ? 'unavailable' : 'ok' }));
+        stream.resume();
+        stream.on('end', () => stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01])));
+      });
+      server.listen(9090, ip, () => resolve(server));
+    })));
+    const socket = cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 9090 });
+    const session = http2.connect('http://echo.demo.svc.cluster.local:9090', { createConnection: () => socket });
+    session.on('error', () => undefined);
+    try {
+      const call = (fail: boolean) => new Promise<{ status: number; trailers: http2.IncomingHttpHeaders; bytes: number }>((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': '/echo.Echo/Say', 'content-type': 'application/grpc', te: 'trailers', ...(fail ? { 'x-fail': '1' } : {}) });
+        let status = 0;
+        let bytes = 0;
+        let trailers: http2.IncomingHttpHeaders = {};
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('trailers', (t) => (trailers = t));
+        req.on('data', (c: Buffer) => (bytes += c.length));
+        req.on('end', () => resolve({ status, trailers, bytes }));
+        req.on('error', reject);
+        req.end(Buffer.from([0, 0, 0, 0, 0]));
+      });
+      const ok = await call(false);
+      assert.equal(ok.status, 200);
+      assert.equal(ok.trailers['grpc-status'], '0');
+      assert.equal(ok.bytes, 7);
+      const failed = await call(true);
+      assert.equal(failed.trailers['grpc-status'], '14');
+      const text = (await httpGet(wp.waypoint.admin.ports.metrics!, '/metrics')).body;
+      assert.ok(metricValue(text, 'istio_requests_total', { reporter: 'waypoint', request_protocol: 'grpc', grpc_response_status: '14' }) >= 1, 'grpc status from the trailers');
+      assert.ok(metricValue(text, 'istio_requests_total', { reporter: 'waypoint', request_protocol: 'grpc', grpc_response_status: '0' }) >= 1);
+    } finally {
+      session.destroy();
+      for (const s of servers) s.close();
+    }
   });
 
   it('relays a protocol it does not recognise as TCP', async () => {
