@@ -21,6 +21,8 @@ export interface AuthzOutcome {
   readonly allowed: boolean;
   readonly policy?: string;
   readonly reason?: string;
+  /** The deciding policy constrains request principals or JWT claims (a missing token → 401). */
+  readonly needsRequestPrincipal?: boolean;
   readonly dryRun: readonly { readonly policy: string; readonly action: string; readonly matched: boolean }[];
 }
 

@@ -97,7 +97,13 @@ export class RequestHandler {
     const auth = authn.kind === 'valid' ? authn : undefined;
     const decision = l7.authorize({ destination: dest, peer: tunnel.peer, clientIp: tunnel.clientIp, head, ...(auth ? { auth } : {}) });
     for (const d of decision.dryRun) if (d.matched) this.opts.logger.info({ policy: d.policy, action: d.action, path: head.path }, 'dry-run policy matched (not enforced)');
-    if (!decision.allowed) return local(403, 'RBAC: access denied', { ...(decision.policy ? { policy: decision.policy } : {}), reason: decision.reason ?? 'denied' });
+    if (!decision.allowed) {
+      const why = { ...(decision.policy ? { policy: decision.policy } : {}), reason: decision.reason ?? 'denied' };
+      // No token, and the deciding policy is about request principals: the client must authenticate
+      // (401, as the issue asks; Istio answers 403 here). Everything else is 403 naming no internals.
+      if (authn.kind === 'none' && decision.needsRequestPrincipal) return local(401, 'Jwt is missing', why, [['www-authenticate', 'Bearer realm="ambit"']]);
+      return local(403, 'RBAC: access denied', why);
+    }
     auth?.editHeaders?.(req.headers);
     const plan = l7.route(dest, head, tunnel.peer.namespace, this.opts.random);
     return this.execute(plan, req, tunnel.clientIp);
