@@ -34,6 +34,14 @@ describe('evaluateHttp() when keys', () => {
     assert.equal(ok({ http: { headers: [['x-other', 'a']] } }), false);
   });
 
+  it('request.headers[host] and [:authority] read the authority, [:method] the method', () => {
+    const ok = allowWhen('[{key: "request.headers[Host]", values: ["echo.*"]}, {key: "request.headers[:authority]", notValues: ["*:9999"]}, {key: "request.headers[:method]", values: [GET]}]');
+    assert.equal(ok(), true);
+    assert.equal(ok({ http: { authority: 'evil' } }), false);
+    assert.equal(ok({ http: { authority: 'echo.demo:9999' } }), false);
+    assert.equal(ok({ http: { method: 'POST' } }), false);
+  });
+
   it('request.experimental.inline.headers[name] also matches each comma-separated element', () => {
     const ok = allowWhen('[{key: "request.experimental.inline.headers[x-role]", values: [admin]}]');
     assert.equal(ok({ http: { headers: [['x-role', 'user,admin']] } }), true);

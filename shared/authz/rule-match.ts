@@ -93,9 +93,15 @@ function operationMatches(o: AuthorizationOperation, a: AuthzAttributes, ignoreL
     && l7Constraint(o.paths, o.notPaths, a, ignoreL7, (h, p) => pathMatches(p, h.path));
 }
 
-/** Header values for `request.headers[name]`: each value of a repeated header on its own (issue 5). */
+/**
+ * Header values for `request.headers[name]`: each value of a repeated header on its own (issue 5;
+ * Istio matches Envoy's comma-joined value instead). `host` / `:authority` is the authority and
+ * `:method` the method, as in Envoy, whatever the protocol carried them in.
+ */
 function headerCandidates(h: HttpAttributes, name: string, inline: boolean): string[] {
   const lower = name.toLowerCase();
+  if (lower === 'host' || lower === ':authority') return [h.host];
+  if (lower === ':method') return [h.method];
   const values = h.headers.filter(([n]) => n === lower).map(([, v]) => v);
   // request.experimental.inline.headers: Envoy's inline form, each comma-separated element too.
   return inline ? values.flatMap((v) => [v, ...v.split(',')]) : values;

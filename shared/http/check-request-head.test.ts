@@ -10,6 +10,7 @@ describe('checkRequestHead()', () => {
     assert.deepEqual(checkRequestHead(head()), { ok: true });
     assert.deepEqual(checkRequestHead(head({ method: 'PROPFIND' })), { ok: true });
     assert.deepEqual(checkRequestHead(head({ method: 'OPTIONS', path: '*' })), { ok: true });
+    assert.deepEqual(checkRequestHead(head({ headers: [['host', 'echo'], ['content-length', '5'], ['content-length', '5']] })), { ok: true });
     for (const authority of ['echo', '10.96.0.10:80', '[fd00::1]:8080', '[::1]', 'a-b.c_d~e']) assert.deepEqual(checkRequestHead(head({ authority })), { ok: true }, authority);
   });
 
@@ -33,6 +34,10 @@ describe('checkRequestHead()', () => {
     ['a port out of range', { authority: 'echo:70000' }, /range|port/],
     ['a header name that is not a token', { headers: [['bad name', 'x']] }, /header name/],
     ['a CR in a header value', { headers: [['x', 'a\rb']] }, /NUL, CR or LF/],
+    ['two Host headers', { headers: [['host', 'a'], ['host', 'b']] }, /Host/],
+    ['Transfer-Encoding with Content-Length', { headers: [['transfer-encoding', 'chunked'], ['content-length', '5']] }, /both/],
+    ['conflicting Content-Length values', { headers: [['content-length', '5'], ['content-length', '6']] }, /Content-Length/],
+    ['a non-numeric Content-Length', { headers: [['content-length', '-1']] }, /Content-Length/],
   ];
   for (const [what, over, reason] of refused) {
     it(`refuses ${what} with 400`, () => {

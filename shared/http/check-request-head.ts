@@ -3,7 +3,7 @@
 // (Istio's normalization page: a method not in upper case is rejected with 400). Path: normalizable
 // (normalize-path.ts: origin-form or `*`, no NUL/controls/space, valid %HH). Authority: RFC 3986
 // §3.2.2 host with an optional port, no userinfo (RFC 9110 §4.2.4). Header names are tokens and
-// values carry no NUL/CR/LF (RFC 9110 §5.5).
+// values carry no NUL/CR/LF (RFC 9110 §5.5); one Host; framing unambiguous (RFC 9112 §6).
 import { normalizePath, type PathNormalization } from '../authz/normalize-path.js';
 import type { RequestHead } from './request-head.js';
 
@@ -21,10 +21,22 @@ export function checkRequestHead(head: RequestHead, normalization?: PathNormaliz
   if ('error' in path) return bad(path.error);
   const authority = checkAuthority(head.authority);
   if (authority) return bad(authority);
+  let hosts = 0;
+  let contentLength: string | undefined;
+  let chunked = false;
   for (const [name, value] of head.headers) {
     if (!token.test(name)) return bad('a header name is not an HTTP token');
     if (/[\0\r\n]/.test(value)) return bad(`header ${name} has a NUL, CR or LF`);
+    if (name === 'host' && ++hosts > 1) return bad('more than one Host header'); // RFC 9112 §3.2
+    if (name === 'transfer-encoding') chunked = true;
+    if (name === 'content-length') {
+      // RFC 9112 §6.3: differing or invalid lengths are unrecoverable framing errors.
+      if (!/^\d+$/.test(value.trim()) || (contentLength !== undefined && contentLength !== value.trim())) return bad('invalid or conflicting Content-Length');
+      contentLength = value.trim();
+    }
   }
+  // RFC 9112 §6.1: both framings at once is a smuggling vector; Envoy refuses it by default.
+  if (chunked && contentLength !== undefined) return bad('both Transfer-Encoding and Content-Length');
   return { ok: true };
 }
 
