@@ -56,7 +56,9 @@ export function conditionKeyKind(key: string): ConditionValueKind | { readonly e
 
 function isMapKey(key: string, prefix: string): boolean {
   const inner = key.slice(prefix.length + 1, -1);
-  return key.endsWith(']') && inner.length > 0 && !inner.includes('[') && !inner.includes(']');
+  // Claims may be nested: request.auth.claims[a][b] (Istio's extractNameInNestedBrackets).
+  const names = prefix === 'request.auth.claims' ? inner.split('][') : [inner];
+  return key.endsWith(']') && names.every((n) => n.length > 0 && !n.includes('[') && !n.includes(']'));
 }
 
 /** The `when` keys ztunnel enforces; every other key needs HTTP (a waypoint). */
