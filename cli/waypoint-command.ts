@@ -48,12 +48,12 @@ export function registerWaypointCommand(program: Command): void {
       const [namespace, name, extra] = (o.gateway ?? '').split('/');
       if (!namespace || !name || extra !== undefined) throw new Error('--gateway NAMESPACE/NAME (or WAYPOINT_GATEWAY) is required');
       const drainMs = parseDuration(o.drain);
-      const [{ Waypoint }, { WaypointState, configClientSource, configStoreSource }, { compileL7 }, { waypointWorkloadName }] = await Promise.all([
-        import('../waypoint/waypoint.js'), import('../waypoint/state.js'), import('../waypoint/l7-config.js'), import('../shared/config/compile-model.js'),
+      const [{ Waypoint }, { WaypointState, configClientSource, configStoreSource }, { l7Compiler }, { waypointWorkloadName }] = await Promise.all([
+        import('../waypoint/waypoint.js'), import('../waypoint/state.js'), import('../waypoint/l7-compiler.js'), import('../shared/config/compile-model.js'),
       ]);
       const identity = { trustDomain: o.trustDomain, namespace, serviceAccount: waypointWorkloadName(name) };
       const source = await openProxySource(o, { kind: 'waypoint', node: `${namespace}/${name}` }, logger);
-      const state = new WaypointState(source.kind === 'local' ? configStoreSource(source.store, source.close) : configClientSource(source.client), compileL7);
+      const state = new WaypointState(source.kind === 'local' ? configStoreSource(source.store, source.close) : configClientSource(source.client), l7Compiler({ gateway: { namespace, name } }));
       const waypoint = new Waypoint({
         gateway: `${namespace}/${name}`,
         identity,

@@ -2,10 +2,8 @@
 // request authentication (JWT), authorization, and the route plan of each request. Rebuilt by
 // WaypointState on every change; pure deciders only (runtime state such as load-balancer
 // cursors, outlier ejections and circuit-breaker counts lives in the request handler).
-import type { ModelIndex } from '../shared/config/model-index.js';
 import type { Service, Workload } from '../shared/config/model.js';
 import type { TrafficPolicy } from '../shared/config/networking-resources.js';
-import type { WaypointResources } from '../shared/config/waypoint-resources.js';
 import type { RequestHead } from '../shared/http/request-head.js';
 import type { Identity } from '../shared/identity/spiffe.js';
 import type { Destination } from './destination.js';
@@ -77,15 +75,4 @@ export interface L7Config {
 /** The destination itself as a backend: the service on its port, or the pod on its port. */
 export function defaultBackend(destination: AuthzInput['destination']): Backend {
   return destination.kind === 'service' ? { service: destination.service, port: destination.port.servicePort } : { workload: destination.workload, port: destination.port };
-}
-
-/** The waypoint's compiler: what the L7 resources say about the destinations this waypoint fronts. */
-export function compileL7(index: ModelIndex, resources: WaypointResources): L7Config {
-  void index;
-  return {
-    authenticate: async () => ({ kind: 'none' }),
-    authorize: () => ({ allowed: true, dryRun: [] }),
-    route: (destination) => ({ kind: 'forward', route: 'default', backend: defaultBackend(destination), mirrors: [] }),
-    describe: () => ({ resources: Object.fromEntries(Object.entries(resources).map(([k, v]) => [k, (v as unknown[]).length])) }),
-  };
 }

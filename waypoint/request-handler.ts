@@ -14,7 +14,7 @@ import { forward, type ForwardPlan, type ForwardResult } from './forwarder.js';
 import type { HboneH2Upstream } from './hbone-h2-upstream.js';
 import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
 import type { Authn, Backend, L7Config, RoutePlan } from './l7-config.js';
-import { checkHead } from './check-head.js';
+import { checkRequestHead } from '../shared/http/check-request-head.js';
 import type { WaypointState } from './state.js';
 import { propagateTrace, type HeaderList, type TraceIds } from './trace-headers.js';
 import { UpstreamSelector } from './upstream-selector.js';
@@ -88,7 +88,7 @@ export class RequestHandler {
     const local = (status: number, body: string, extra: Partial<Outcome> = {}, headers?: HeaderList): Outcome => ({
       status, flags: extra.flags ?? ['-'], requestBytes: 0, responseBytes: down.reply(status, body, headers), ...extra,
     });
-    const bad = checkHead(head);
+    const bad = checkRequestHead(head);
     if (!bad.ok) return local(400, 'Bad Request', { reason: bad.reason, flags: ['DPE'] });
     const l7 = this.opts.state.current.compiled;
     const dest = tunnel.destination;

@@ -8,7 +8,8 @@ import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { CertificateAuthority } from '../../shared/identity/ca.js';
 import { createLogger } from '../../shared/log.js';
-import { compileL7, type L7Config } from '../../waypoint/l7-config.js';
+import type { L7Config } from '../../waypoint/l7-config.js';
+import { l7Compiler } from '../../waypoint/l7-compiler.js';
 import { configStoreSource, WaypointState } from '../../waypoint/state.js';
 import { Waypoint } from '../../waypoint/waypoint.js';
 import { DirectCluster, LogCapture, trustDomain } from './ztunnel-harness.js';
@@ -124,7 +125,7 @@ export interface WaypointUnderTest {
 export async function startWaypoint(cluster: DirectCluster, gateway: { namespace: string; name: string }, ip: string, opts: { random?: () => number; ca?: CertificateAuthority; headersTimeoutMs?: number; idleTimeoutMs?: number } = {}): Promise<WaypointUnderTest> {
   const logs = new LogCapture();
   const registry = new Registry();
-  const state = new WaypointState<L7Config>(configStoreSource(cluster.store), compileL7);
+  const state = new WaypointState<L7Config>(configStoreSource(cluster.store), l7Compiler({ gateway }));
   const waypoint = new Waypoint({
     gateway: `${gateway.namespace}/${gateway.name}`,
     identity: { trustDomain, namespace: gateway.namespace, serviceAccount: `${gateway.name}-istio-waypoint` },
