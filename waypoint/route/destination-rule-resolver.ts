@@ -75,7 +75,7 @@ export class DestinationRuleResolver {
     const found = rule?.spec.subsets.find((s) => s.name === subset);
     if (!rule || !found) return { error: `subset ${JSON.stringify(subset)} is not defined by a DestinationRule for ${service}` };
     const trafficPolicy = mergeTrafficPolicy(top, found.trafficPolicy);
-    return { labels: found.labels, ...(trafficPolicy ? { trafficPolicy } : {}) };
+    return { labels: { ...found.labels }, ...(trafficPolicy ? { trafficPolicy } : {}) };
   }
 }
 
