@@ -38,6 +38,14 @@ describe('compileFullMatchRegex', () => {
     assert.ok('error' in r);
     assert.match(r.error, /does not compile/);
   });
+  it('refuses nested unbounded quantifiers, which backtrack exponentially, and keeps safe repeats', () => {
+    for (const bad of ['(a+)+', '/(x*)*y', '(a|b+){2,}', '((ab)+c)*']) assert.ok('error' in compileFullMatchRegex(bad), bad);
+    for (const ok of ['/api/v[0-9]+/.*', '(ab)+', '(a|b)*c', '[(+]+', '(a+)?', '\\(a+\\)+', '(?P<v>[0-9]+)/x']) assert.ok('re' in compileFullMatchRegex(ok), ok);
+  });
+  it('refuses RE2 escapes JavaScript would read as something else', () => {
+    assert.ok('error' in compileFullMatchRegex('/a\\z'));
+    assert.ok('error' in compileFullMatchRegex('\\p{Greek}+'));
+  });
   it('refuses backreferences and lookaround, which RE2 lacks', () => {
     for (const bad of ['(a)\\1', '(?=x)x', '(?<!y)x']) assert.ok('error' in compileFullMatchRegex(bad), bad);
   });

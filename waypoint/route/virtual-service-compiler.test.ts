@@ -172,6 +172,14 @@ describe('VirtualService actions', () => {
     assert.deepEqual(p.requestHeaderOps, { set: [['x-route', 'r'], ['x-dest', 'd']], add: [['x-add', 'a']], remove: ['x-drop'] });
     assert.deepEqual(p.responseHeaderOps.remove, ['x-internal']);
   });
+  it('gives each http route its own rate-limit bucket from the annotation', () => {
+    const y = vs('limited', `
+  - match: [{uri: {prefix: /a}}]
+    route: [{destination: {host: echo}}]
+  - route: [{destination: {host: echo}}]`, '[echo]', 'demo', ', annotations: {ambit.io/local-rate-limit: "6000/m"}');
+    assert.deepEqual(planOf(y, '/a').rateLimit, { key: 'VirtualService/demo/limited/http[0]', tokensPerFill: 6000, fillIntervalMs: 60_000, maxTokens: 6000 });
+    assert.equal(planOf(y, '/b').rateLimit?.key, 'VirtualService/demo/limited/http[1]');
+  });
   it('disables retries with attempts 0', () => {
     const p = planOf(vs('echo', '  - route: [{destination: {host: echo}}]\n    retries: {attempts: 0}'), '/');
     assert.equal(p.kind === 'forward' && p.retry, undefined);
