@@ -70,7 +70,11 @@ export function compileHTTPRoutes(routes: readonly HTTPRouteResource[], lookup: 
   };
 }
 
-/** Service parentRefs → service key → ports the route is limited to (undefined: every port). */
+/**
+ * Service parentRefs → service key → ports the route is limited to (undefined: every port).
+ * `spec.hostnames` is not matched for Service parents: the Service frontend (its VIP and port)
+ * already selected the traffic, and mesh clients use short names the hostnames would not list.
+ */
 function attachedServices(route: HTTPRouteResource, lookup: ServiceLookup, warn: Warn): Map<string, Set<number> | undefined> {
   const out = new Map<string, Set<number> | undefined>();
   for (const [i, ref] of route.spec.parentRefs.entries()) {
