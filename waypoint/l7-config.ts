@@ -8,7 +8,6 @@ import type { RequestHead } from '../shared/http/request-head.js';
 import type { Identity } from '../shared/identity/spiffe.js';
 import type { Destination } from './destination.js';
 import type { HeaderList } from './trace-headers.js';
-import type { RouteRetry } from './upstream/retry-policy.js';
 
 export type Authn =
   | { readonly kind: 'none' }
@@ -44,30 +43,14 @@ export interface Backend {
   readonly trafficPolicy?: TrafficPolicy;
 }
 
-/** A route's retries: Istio's/GEP-1731's policy (upstream/retry-policy.ts) and its back-off. */
-export type RetrySpec = RouteRetry & { readonly backoffBaseMs?: number; readonly backoffMaxMs?: number };
-
-export type RoutePlan =
-  | { readonly kind: 'direct'; readonly status: number; readonly body: string; readonly flag?: string; readonly route?: string }
-  | { readonly kind: 'redirect'; readonly status: number; readonly location: string; readonly route?: string }
-  | {
-      readonly kind: 'forward';
-      readonly route: string;
-      readonly backend: Backend;
-      editRequestHeaders?(h: HeaderList): void;
-      editResponseHeaders?(h: HeaderList): HeaderList;
-      readonly rewrite?: { readonly authority?: string; readonly path?: string };
-      readonly timeoutMs?: number;
-      readonly retry?: RetrySpec;
-      readonly fault?: { readonly delayMs?: number; readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: number } };
-      readonly mirrors: readonly Backend[];
-      readonly rateLimit?: { readonly key: string; readonly maxTokens: number; readonly tokensPerFill: number; readonly fillIntervalMs: number };
-    };
+export type { RoutePlan } from './route/route-plan.js';
+import type { RoutePlan } from './route/route-plan.js';
 
 export interface L7Config {
   authenticate(destination: AuthzInput['destination'], head: RequestHead): Promise<Authn>;
   authorize(input: AuthzInput): AuthzOutcome;
-  route(destination: AuthzInput['destination'], head: RequestHead, sourceNamespace: string | undefined, random: () => number): RoutePlan;
+  /** The route plan of a request to a service; undefined for pod-addressed traffic (no routes). */
+  route(destination: AuthzInput['destination'], head: RequestHead, sourceNamespace: string | undefined, random: () => number): RoutePlan | undefined;
   /** For /config_dump. */
   describe(): unknown;
 }

@@ -13,7 +13,10 @@ import type { RequestContext } from './downstream.js';
 import { forward, type ForwardPlan, type ForwardResult } from './forwarder.js';
 import type { HboneH2Upstream } from './hbone-h2-upstream.js';
 import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
-import type { Authn, Backend, L7Config, RoutePlan } from './l7-config.js';
+import { defaultBackend, type Authn, type Backend, type L7Config, type RoutePlan } from './l7-config.js';
+import { applyHeaderOps, isEmptyHeaderOps } from './route/header-ops.js';
+import type { PlanBackend } from './route/route-plan.js';
+import type { ModelIndex } from '../shared/config/model-index.js';
 import { checkRequestHead } from '../shared/http/check-request-head.js';
 import type { WaypointState } from './state.js';
 import { propagateTrace, type HeaderList, type TraceIds } from './trace-headers.js';
@@ -106,49 +109,71 @@ export class RequestHandler {
     }
     auth?.editHeaders?.(req.headers);
     const plan = l7.route(dest, head, tunnel.peer.namespace, this.opts.random);
-    return this.execute(plan, req, tunnel.clientIp);
+    return this.execute(plan, req, tunnel);
   }
 
-  private async execute(plan: RoutePlan, req: RequestContext, clientIp: string): Promise<Outcome> {
+  private async execute(plan: RoutePlan | undefined, req: RequestContext, tunnel: TunnelContext): Promise<Outcome> {
     const { down, head } = req;
-    if (plan.kind === 'direct') return { status: plan.status, flags: [plan.flag ?? '-'], requestBytes: 0, responseBytes: down.reply(plan.status, plan.body), ...(plan.route ? { route: plan.route } : {}) };
-    if (plan.kind === 'redirect') return { status: plan.status, flags: ['-'], requestBytes: 0, responseBytes: down.reply(plan.status, '', [['location', plan.location]]), ...(plan.route ? { route: plan.route } : {}) };
-    if (plan.rateLimit && !this.selector.takeToken(plan.rateLimit)) {
-      return { status: 429, flags: ['RL'], route: plan.route, requestBytes: 0, responseBytes: down.reply(429, 'local_rate_limited', [['x-ratelimit-limit', String(plan.rateLimit.maxTokens)]]) };
+    const dest = tunnel.destination;
+    if (plan && plan.rateLimit && !this.selector.takeToken(plan.rateLimit)) {
+      return { status: 429, flags: ['RL'], ...(plan.route ? { route: plan.route } : {}), requestBytes: 0, responseBytes: down.reply(429, 'local_rate_limited', [['x-ratelimit-limit', String(plan.rateLimit.maxTokens)]]) };
     }
-    plan.editRequestHeaders?.(req.headers);
-    const headers = req.headers;
-    const authority = plan.rewrite?.authority ?? head.authority;
+    if (plan?.kind === 'direct') {
+      return { status: plan.status, flags: [plan.status === 404 ? 'NR' : '-'], ...(plan.route ? { route: plan.route } : {}), reason: plan.reason, requestBytes: 0, responseBytes: down.reply(plan.status, plan.status === 404 ? '' : plan.reason) };
+    }
+    if (plan?.kind === 'redirect') return { status: plan.status, flags: ['-'], route: plan.route, requestBytes: 0, responseBytes: down.reply(plan.status, '', [['location', plan.location]]) };
+    const index = this.opts.state.current.index;
+    const backend = plan ? this.backendOf(plan.backend, dest) : defaultBackend(dest);
+    if (!backend) return { status: 503, flags: ['NC'], route: plan?.route, reason: 'backend service not in the model', requestBytes: 0, responseBytes: down.reply(503, 'no healthy upstream') };
+    let headers = req.headers;
+    if (plan) headers = applyHeaderOps(headers, plan.requestHeaderOps);
+    const authority = plan?.rewrite?.authority ?? head.authority;
     setHost(headers, authority);
-    const path = plan.rewrite?.path ?? head.path;
-    const backend = plan.backend;
-    for (const m of plan.mirrors) this.mirror(m, head.method, path, headers);
-    const retry = plan.retry;
+    const path = plan?.rewrite?.path ?? head.path;
+    for (const m of plan?.mirrors ?? []) {
+      const mb = this.backendOf(m, dest);
+      if (mb) this.mirror(mb, head.method, path, headers, index);
+    }
+    const retry = plan?.retry;
+    const abort = plan?.fault?.abort;
+    const fault = plan?.fault ? {
+      ...(plan.fault.delayMs ? { delayMs: plan.fault.delayMs } : {}),
+      ...(abort ? { abort: 'httpStatus' in abort ? { httpStatus: abort.httpStatus } : { grpcStatus: Number(abort.grpcStatus) } } : {}),
+    } : undefined;
+    const responseOps = plan?.responseHeaderOps;
     const fplan: ForwardPlan = {
       method: head.method,
       path,
       headers,
-      ...(plan.timeoutMs ? { timeoutMs: plan.timeoutMs } : {}),
-      ...(retry?.perTryTimeoutMs ? { perTryTimeoutMs: retry.perTryTimeoutMs } : {}),
+      ...(plan?.timeoutMs ? { timeoutMs: plan.timeoutMs } : {}),
+      ...(plan?.perTryTimeoutMs ? { perTryTimeoutMs: plan.perTryTimeoutMs } : {}),
       ...(retry && retry.attempts > 0 ? { retry: this.selector.retryPolicy(retry) } : {}),
-      ...(plan.fault ? { fault: plan.fault } : {}),
-      pick: (avoid) => this.selector.pick(this.opts.state.current.index, backend, avoid, head, clientIp),
+      ...(fault ? { fault } : {}),
+      pick: (avoid) => this.selector.pick(this.opts.state.current.index, backend, avoid, head, tunnel.clientIp),
       onAttemptStart: (ep) => this.selector.started(backend, ep),
       admitRequest: () => this.selector.admit(backend, 'request'),
       admitRetry: () => this.selector.admit(backend, 'retry'),
-      ...(plan.editResponseHeaders ? { editResponseHeaders: plan.editResponseHeaders } : {}),
+      ...(responseOps && !isEmptyHeaderOps(responseOps) ? { editResponseHeaders: (h: HeaderList) => applyHeaderOps(h, responseOps) } : {}),
     };
     // gRPC and declared HTTP/2 ports keep HTTP/2 upstream (trailers); other HTTP/2 clients reach
     // the app over HTTP/1.1, which every app speaks.
     const declared = backend.service?.ports.find((p) => p.servicePort === backend.port)?.appProtocol?.toLowerCase();
     const h2 = req.protocol === 'http2' && (isGrpc(headers) || declared === 'grpc' || declared === 'http2' || declared === 'h2c' || declared === 'kubernetes.io/h2c');
     const result: ForwardResult = await forward(h2 ? this.opts.upstreamH2 : this.opts.upstream, fplan, down);
-    return { ...result, route: plan.route, backend, ...(result.endpoint ? { endpoint: result.endpoint } : {}) };
+    return { ...result, ...(plan ? { route: plan.route } : {}), backend, ...(result.endpoint ? { endpoint: result.endpoint } : {}) };
+  }
+
+  /** A plan's backend (a service key) as the selector's Backend, or undefined if the service is gone. */
+  private backendOf(b: PlanBackend, dest: TunnelContext['destination']): Backend | undefined {
+    const service = this.opts.state.current.index.serviceByKey.get(b.service);
+    if (!service) return undefined;
+    const port = b.port ?? (dest.kind === 'service' ? dest.port.servicePort : 0);
+    return { service, port, ...(b.subset ? { subset: b.subset } : {}), ...(b.labels ? { labels: b.labels } : {}), ...(b.trafficPolicy ? { trafficPolicy: b.trafficPolicy } : {}) };
   }
 
   /** Fire-and-forget copy (Envoy's shadow): `-shadow` host, no body, response discarded. */
-  private mirror(backend: Backend, method: string, path: string, headers: HeaderList): void {
-    const picked = this.selector.pick(this.opts.state.current.index, backend, new Set(), undefined);
+  private mirror(backend: Backend, method: string, path: string, headers: HeaderList, index: ModelIndex): void {
+    const picked = this.selector.pick(index, backend, new Set(), undefined);
     if ('none' in picked) return;
     const copy: string[] = [];
     for (const [n, v] of headers) copy.push(n, n === 'host' ? `${v.replace(/(:\d+)?$/, '-shadow$1')}` : v);

@@ -14,7 +14,8 @@ import { CircuitBreakerSet } from './upstream/circuit-breaker.js';
 import { EndpointPicker, upstreamClusterKey } from './upstream/endpoint-picker.js';
 import { hashContextFromHead } from './upstream/hash-key.js';
 import { OutlierDetectorSet } from './upstream/outlier-detector-set.js';
-import { backoffMs, shouldRetry, type AttemptOutcome, type RouteRetry } from './upstream/retry-policy.js';
+import { backoffMs, buildRetryPolicy, shouldRetry, type AttemptOutcome } from './upstream/retry-policy.js';
+import type { RetrySpec } from './route/service-routes.js';
 import { TokenBucket } from './upstream/token-bucket.js';
 import type { Random } from './upstream/seeded-random.js';
 
@@ -100,10 +101,12 @@ export class UpstreamSelector {
     return a.ok ? { ok: true, release: () => a.release() } : { ok: false };
   }
 
-  retryPolicy(retry: RouteRetry & { readonly backoffBaseMs?: number; readonly backoffMaxMs?: number }): NonNullable<ForwardPlan['retry']> {
+  /** A route's retry spec (route/) as the forwarder runs it: Envoy's retry_on and jittered back-off. */
+  retryPolicy(retry: RetrySpec): NonNullable<ForwardPlan['retry']> {
+    const { policy } = buildRetryPolicy(retry.retryOn, retry.retriableStatusCodes);
     return {
       attempts: retry.attempts,
-      shouldRetry: (o) => shouldRetry(retry.policy, o),
+      shouldRetry: (o) => shouldRetry(policy, o),
       backoffMs: (n) => backoffMs(n, this.random, retry.backoffBaseMs, retry.backoffMaxMs),
     };
   }

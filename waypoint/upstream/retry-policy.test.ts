@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  backoffMs, buildGatewayRetry, buildRetryPolicy, buildVirtualServiceRetry, istioDefaultRetry, shouldRetry, type AttemptOutcome,
+  backoffMs, buildRetryPolicy, shouldRetry, type AttemptOutcome,
 } from './retry-policy.js';
 import { seededRandom } from './seeded-random.js';
 
@@ -73,43 +73,6 @@ describe('shouldRetry', () => {
   });
 });
 
-describe('buildVirtualServiceRetry', () => {
-  it('gives Istio\'s default policy (2 retries; connect-failure, refused-stream, unavailable, cancelled, 503) when retries are unset', () => {
-    const r = buildVirtualServiceRetry(undefined);
-    assert.equal(r?.attempts, 2);
-    assert.equal(shouldRetry(r!.policy, response(503)), true);
-    assert.equal(shouldRetry(r!.policy, response(500)), false);
-    assert.equal(shouldRetry(r!.policy, { kind: 'connect-failure' }), true);
-    assert.equal(shouldRetry(r!.policy, { kind: 'reset' }), false);
-    assert.equal(shouldRetry(r!.policy, response(200, 14)), true);
-  });
-
-  it('turns retries off for attempts 0 and keeps the default conditions when retryOn is empty', () => {
-    assert.equal(buildVirtualServiceRetry({ attempts: 0, retryOn: [] }), undefined);
-    const r = buildVirtualServiceRetry({ attempts: 3, retryOn: [], perTryTimeoutMs: 200 });
-    assert.equal(r?.attempts, 3);
-    assert.equal(r?.perTryTimeoutMs, 200);
-    assert.equal(r?.policy, istioDefaultRetry.policy);
-  });
-
-  it('uses exactly the listed conditions when retryOn is set, dropping the default 503', () => {
-    const r = buildVirtualServiceRetry({ attempts: 1, retryOn: ['connect-failure'] });
-    assert.equal(shouldRetry(r!.policy, response(503)), false);
-    assert.equal(shouldRetry(r!.policy, { kind: 'connect-failure' }), true);
-  });
-});
-
-describe('buildGatewayRetry', () => {
-  it('retries the GEP-1731 codes and connection errors', () => {
-    const r = buildGatewayRetry({ codes: [500, 502], attempts: 3 });
-    assert.equal(r?.attempts, 3);
-    assert.equal(shouldRetry(r!.policy, response(500)), true);
-    assert.equal(shouldRetry(r!.policy, response(503)), false);
-    assert.equal(shouldRetry(r!.policy, { kind: 'connect-failure' }), true);
-    assert.equal(shouldRetry(r!.policy, { kind: 'reset' }), true);
-    assert.equal(buildGatewayRetry({ codes: [500], attempts: 0 }), undefined);
-  });
-});
 
 describe('backoffMs', () => {
   it('stays below (2^N - 1) × 25 ms for retry N and below the 250 ms cap', () => {

@@ -1,7 +1,6 @@
 // Retry decisions as Envoy's router makes them (route.RetryPolicy retry_on, x-envoy-retry-on and
 // x-envoy-retry-grpc-on semantics), plus Envoy's fully jittered exponential back-off. Attempt
 // counting, per-try timeouts and the retry circuit breaker stay with the executor.
-import type { HTTPRetry } from '../../shared/config/networking-resources.js';
 import { randomIndex, type Random } from './seeded-random.js';
 
 export const RetryOn = {
@@ -75,48 +74,6 @@ export function buildRetryPolicy(tokens: readonly string[], extraStatusCodes: re
   }
   if (codes.size > 0) retryOn.add(RetryOn.RetriableStatusCodes);
   return { policy: { retryOn, retriableStatusCodes: codes }, ignored };
-}
-
-/** Istio's route retry policy when a VirtualService route sets no `retries` (retry.DefaultPolicy). */
-export const istioDefaultRetry = {
-  attempts: 2,
-  policy: buildRetryPolicy(['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'], [503]).policy,
-} as const;
-
-export interface RouteRetry {
-  /** Retries after the first try (Envoy num_retries). */
-  readonly attempts: number;
-  readonly perTryTimeoutMs?: number;
-  readonly policy: RetryPolicy;
-  readonly ignored: readonly string[];
-}
-
-/**
- * A VirtualService route's retries as Istio compiles them (retry.ConvertPolicy): none set → the
- * default policy; attempts 0 → no retries (undefined); retryOn empty → the default conditions;
- * retryOn set → exactly those tokens, bare codes becoming retriable status codes.
- */
-export function buildVirtualServiceRetry(retries: HTTPRetry | undefined): RouteRetry | undefined {
-  if (retries === undefined) return { attempts: istioDefaultRetry.attempts, policy: istioDefaultRetry.policy, ignored: [] };
-  if (!(retries.attempts > 0)) return undefined;
-  const built = retries.retryOn.length > 0 ? buildRetryPolicy(retries.retryOn) : { policy: istioDefaultRetry.policy, ignored: [] };
-  return {
-    attempts: retries.attempts,
-    ...(retries.perTryTimeoutMs !== undefined ? { perTryTimeoutMs: retries.perTryTimeoutMs } : {}),
-    ...built,
-  };
-}
-
-/**
- * An HTTPRoute rule's GEP-1731 retry: the listed codes, plus connection errors, which the GEP
- * says implementations SHOULD retry (HTTPRouteRetryConnectionError). `attempts` counts retries;
- * the GEP's default when unset is implementation-specific, Ambit uses Istio's 2.
- */
-export function buildGatewayRetry(retry: { readonly codes: readonly number[]; readonly attempts?: number }): RouteRetry | undefined {
-  const attempts = retry.attempts ?? istioDefaultRetry.attempts;
-  if (!(attempts > 0)) return undefined;
-  const built = buildRetryPolicy(['connect-failure', 'refused-stream', 'reset'], retry.codes);
-  return { attempts, ...built };
 }
 
 /** True when `outcome` is one `policy` retries (Envoy RetryStateImpl wouldRetryFromHeaders / FromReset). */
