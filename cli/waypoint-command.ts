@@ -48,12 +48,17 @@ export function registerWaypointCommand(program: Command): void {
       const [namespace, name, extra] = (o.gateway ?? '').split('/');
       if (!namespace || !name || extra !== undefined) throw new Error('--gateway NAMESPACE/NAME (or WAYPOINT_GATEWAY) is required');
       const drainMs = parseDuration(o.drain);
-      const [{ Waypoint }, { WaypointState, configClientSource, configStoreSource }, { l7Compiler }, { waypointWorkloadName }] = await Promise.all([
+      const [{ Waypoint }, { WaypointState, configClientSource, configStoreSource }, { l7Compiler }, { waypointWorkloadName }, { JwksFetcher }, { systemClock }] = await Promise.all([
         import('../waypoint/waypoint.js'), import('../waypoint/state.js'), import('../waypoint/l7-compiler.js'), import('../shared/config/compile-model.js'),
+        import('../waypoint/filters/jwt/jwks-fetcher.js'), import('../shared/clock.js'),
       ]);
       const identity = { trustDomain: o.trustDomain, namespace, serviceAccount: waypointWorkloadName(name) };
       const source = await openProxySource(o, { kind: 'waypoint', node: `${namespace}/${name}` }, logger);
-      const state = new WaypointState(source.kind === 'local' ? configStoreSource(source.store, source.close) : configClientSource(source.client), l7Compiler({ gateway: { namespace, name } }));
+      const jwksFetcher = new JwksFetcher({ clock: systemClock, logger });
+      const compile = l7Compiler({ gateway: { namespace, name }, jwksFetcher, logger }, (warnings) => {
+        for (const w of warnings) logger.warn({ warning: w }, 'l7 config warning');
+      });
+      const state = new WaypointState(source.kind === 'local' ? configStoreSource(source.store, source.close) : configClientSource(source.client), compile);
       const waypoint = new Waypoint({
         gateway: `${namespace}/${name}`,
         identity,
@@ -66,7 +71,10 @@ export function registerWaypointCommand(program: Command): void {
       const quit = (): void => void waypoint.shutdown(drainMs).then(() => process.exit(0));
       process.once('SIGTERM', quit);
       process.once('SIGINT', quit);
-      waypoint.onStopped(() => process.exit(0));
+      waypoint.onStopped(() => {
+        jwksFetcher.close();
+        process.exit(0);
+      });
       await waypoint.start();
       logger.info({ gateway: `${namespace}/${name}`, identity: `${identity.namespace}/${identity.serviceAccount}`, source: source.kind }, 'waypoint listening');
     });

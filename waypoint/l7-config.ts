@@ -7,12 +7,11 @@ import type { TrafficPolicy } from '../shared/config/networking-resources.js';
 import type { RequestHead } from '../shared/http/request-head.js';
 import type { Identity } from '../shared/identity/spiffe.js';
 import type { Destination } from './destination.js';
-import type { HeaderList } from './trace-headers.js';
+import type { AuthnResult } from './filters/jwt/request-authenticator.js';
 
-export type Authn =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'valid'; readonly principal: string; readonly audiences: readonly string[]; readonly presenter?: string; readonly claims: Record<string, unknown>; editHeaders?(h: HeaderList): void }
-  | { readonly kind: 'invalid'; readonly reason: string };
+/** RequestAuthentication's verdict on a request (waypoint/filters/jwt). */
+export type Authn = AuthnResult;
+export type ValidAuthn = Extract<AuthnResult, { kind: 'valid' }>;
 
 export interface AuthzOutcome {
   readonly allowed: boolean;
@@ -29,7 +28,7 @@ export interface AuthzInput {
   readonly clientIp: string;
   /** Absent for TCP (L4 policy only; L7 rules fail closed). */
   readonly head?: RequestHead;
-  readonly auth?: Extract<Authn, { kind: 'valid' }>;
+  readonly auth?: ValidAuthn;
 }
 
 /** Where a request goes: a service (its endpoints, maybe a subset) or one pod. */
@@ -47,7 +46,8 @@ export type { RoutePlan } from './route/route-plan.js';
 import type { RoutePlan } from './route/route-plan.js';
 
 export interface L7Config {
-  authenticate(destination: AuthzInput['destination'], head: RequestHead): Promise<Authn>;
+  /** Synchronous when the keys are at hand (the common case), a promise while a JWKS is first fetched. */
+  authenticate(destination: AuthzInput['destination'], head: RequestHead): Authn | Promise<Authn>;
   authorize(input: AuthzInput): AuthzOutcome;
   /** The route plan of a request to a service; undefined for pod-addressed traffic (no routes). */
   route(destination: AuthzInput['destination'], head: RequestHead, sourceNamespace: string | undefined, random: () => number): RoutePlan | undefined;

@@ -95,8 +95,10 @@ export class RequestHandler {
     if (!bad.ok) return local(400, 'Bad Request', { reason: bad.reason, flags: ['DPE'] });
     const l7 = this.opts.state.current.compiled;
     const dest = tunnel.destination;
-    const authn: Authn = await l7.authenticate(dest, head);
-    if (authn.kind === 'invalid') return local(401, 'Jwt verification fails', { reason: authn.reason }, [['www-authenticate', 'Bearer realm="ambit", error="invalid_token"']]);
+    const pending = l7.authenticate(dest, head);
+    const authn: Authn = pending instanceof Promise ? await pending : pending;
+    // Every invalid token is 401, as the issue asks (Envoy answers 403 for a wrong audience).
+    if (authn.kind === 'invalid') return local(401, authn.reason, { reason: `${authn.reason}: ${authn.detail}` }, [['www-authenticate', authn.wwwAuthenticate]]);
     const auth = authn.kind === 'valid' ? authn : undefined;
     const decision = l7.authorize({ destination: dest, peer: tunnel.peer, clientIp: tunnel.clientIp, head, ...(auth ? { auth } : {}) });
     for (const d of decision.dryRun) if (d.matched) this.opts.logger.info({ policy: d.policy, action: d.action, path: head.path }, 'dry-run policy matched (not enforced)');
@@ -107,12 +109,19 @@ export class RequestHandler {
       if (authn.kind === 'none' && decision.needsRequestPrincipal) return local(401, 'Jwt is missing', why, [['www-authenticate', 'Bearer realm="ambit"']]);
       return local(403, 'RBAC: access denied', why);
     }
-    auth?.editHeaders?.(req.headers);
+    // The token header goes unless forwardOriginalToken; payload/claim headers are set (and forged ones removed).
+    const ops = authn.headerOps;
+    if (ops.remove.length + ops.set.length > 0) {
+      const removed = new Set([...ops.remove, ...ops.set.map(([n]) => n)]);
+      const kept = req.headers.filter(([n]) => !removed.has(n));
+      req.headers.length = 0;
+      req.headers.push(...kept, ...ops.set.map(([n, v]) => [n, v] as [string, string]));
+    }
     const plan = l7.route(dest, head, tunnel.peer.namespace, this.opts.random);
-    return this.execute(plan, req, tunnel);
+    return this.execute(plan, req, tunnel, ops.path);
   }
 
-  private async execute(plan: RoutePlan | undefined, req: RequestContext, tunnel: TunnelContext): Promise<Outcome> {
+  private async execute(plan: RoutePlan | undefined, req: RequestContext, tunnel: TunnelContext, authnPath?: string): Promise<Outcome> {
     const { down, head } = req;
     const dest = tunnel.destination;
     if (plan && plan.rateLimit && !this.selector.takeToken(plan.rateLimit)) {
@@ -129,7 +138,7 @@ export class RequestHandler {
     if (plan) headers = applyHeaderOps(headers, plan.requestHeaderOps);
     const authority = plan?.rewrite?.authority ?? head.authority;
     setHost(headers, authority);
-    const path = plan?.rewrite?.path ?? head.path;
+    const path = plan?.rewrite?.path ?? authnPath ?? head.path;
     for (const m of plan?.mirrors ?? []) {
       const mb = this.backendOf(m, dest);
       if (mb) this.mirror(mb, head.method, path, headers, index);
