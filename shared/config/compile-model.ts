@@ -74,7 +74,9 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
     const name = slice.meta.labels[serviceNameLabel];
     if (name === undefined) continue;
     const key = `${slice.meta.namespace}/${name}`;
-    slicesByService.set(key, [...(slicesByService.get(key) ?? []), slice]);
+    const list = slicesByService.get(key);
+    if (list) list.push(slice);
+    else slicesByService.set(key, [slice]);
   }
   const podsByKey = new Map(pods.map((p) => [`${p.meta.namespace}/${p.meta.name}`, p]));
   const sliceWorkloads: Workload[] = [];

@@ -128,6 +128,15 @@ describe('EndpointSlice endpoints of a Service without a selector', () => {
     assert.deepEqual(byName(m, 'db-0')?.services, {});
   });
 
+  it('moves the endpoints of a slice relabelled to another service in the same update', () => {
+    const other = service().replace('name: db,', 'name: db2,').replace('10.96.0.20', '10.96.0.21');
+    const relabelled = slice('db-1', '[{addresses: [192.168.1.20]}]').replace('service-name: db}', 'service-name: db2}');
+    const store = storeWith(namespace, service(), slice('db-1', '[{addresses: [192.168.1.20]}]'));
+    store.update((r) => r.applyText('mesh.yaml', [namespace, other, service(), relabelled].join('---\n')));
+    const m = model(store);
+    assert.deepEqual(m.workloads.map((w) => Object.keys(w.services)), [['demo/db2.demo.svc.cluster.local']]);
+  });
+
   it('moves an endpoint from its own workload to the pod when the pod appears, and back when it goes', () => {
     const store = storeWith(namespace, service(), slice('db-1', '[{addresses: [10.1.0.5], targetRef: {kind: Pod, name: db-0}}]'));
     assert.deepEqual(model(store).workloads.map((w) => w.uid), ['Kubernetes/discovery.k8s.io/EndpointSlice/demo/db-1/10.1.0.5']);
