@@ -1,6 +1,7 @@
 // KubeSource: the control plane's Kubernetes source. One list/watch (client-node ListWatch) per
-// kind: v1 Namespace, Pod, Service, ServiceAccount, and the Istio / Gateway API custom kinds when
-// their CRDs are installed (v1, else v1beta1; an absent CRD is a warning, probed again later).
+// kind: v1 Namespace, Pod, Service, ServiceAccount, EndpointSlice (discovery.k8s.io v1, else v1beta1:
+// v1 arrived in Kubernetes 1.21), and the Istio / Gateway API custom kinds when their CRDs are
+// installed (v1, else v1beta1; an absent CRD is a warning, probed again later).
 // Every object is its own ResourceSet source `kube:<Kind>/<namespace>/<name>` (cluster-scoped:
 // `kube:<Kind>/<name>`), so last-good and duplicate rules apply per object; a deletion removes
 // the source. Events are batched into one ConfigStore.update() at most every ~50 ms. A list/watch
@@ -48,7 +49,10 @@ const coreKinds: readonly KindSpec[] = [
 ];
 
 const istioVersions = ['v1', 'v1beta1'] as const;
+// Group kinds, found by probing their versions. EndpointSlice is built in, not a CRD, but its
+// version depends on the server (1.20 serves only v1beta1), so it is probed the same way.
 const customKinds: readonly KindSpec[] = [
+  { kind: 'EndpointSlice', group: 'discovery.k8s.io', versions: ['v1', 'v1beta1'], plural: 'endpointslices', namespaced: true },
   { kind: 'AuthorizationPolicy', group: 'security.istio.io', versions: istioVersions, plural: 'authorizationpolicies', namespaced: true },
   { kind: 'PeerAuthentication', group: 'security.istio.io', versions: istioVersions, plural: 'peerauthentications', namespaced: true },
   { kind: 'RequestAuthentication', group: 'security.istio.io', versions: istioVersions, plural: 'requestauthentications', namespaced: true },

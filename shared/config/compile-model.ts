@@ -2,13 +2,17 @@
 // ambient: a namespace labelled istio.io/dataplane-mode=ambient enrolls its pods, a pod labelled
 // istio.io/dataplane-mode=none opts out; host-network pods are never captured. A service's
 // endpoints are the running pods its selector matches, with named target ports resolved per pod
-// (a pod without that port is not an endpoint for it, as in Kubernetes).
+// (a pod without that port is not an endpoint for it, as in Kubernetes). A service without a
+// selector takes its endpoints from its EndpointSlices (slice-endpoints.ts); a service with one
+// ignores them, as Istio ambient does: it derives workloads from the pods themselves.
 import type { ConfigError } from './config-error.js';
 import type { Resource } from './decode.js';
 import type { GatewayResource } from './gateway-resources.js';
 import { buildService, buildWaypoints, buildWorkload, isEnrolled, isRunning, labelKey, podSelector, resolvePorts, selectsLabels, selectsNoPodWarning, sortedRecord, type ModelOptions } from './model-builders.js';
 import { serviceKey, TunnelProtocol, type MeshModel, type PortMapping, type Service, type Workload } from './model.js';
-import type { NamespaceResource, PodResource, ServiceResource } from './resources.js';
+import { serviceNameLabel, type EndpointSliceResource, type NamespaceResource, type PodResource, type ServiceResource } from './resources.js';
+import { buildSliceEndpoints, fqdnSliceWarning } from './slice-endpoints.js';
+import { compareCodeUnits } from './sorted-list.js';
 import type { AuthorizationPolicyResource, PeerAuthenticationResource } from './security-resources.js';
 import { compileAuthorization, missingPortWarnings } from './compile-authorization.js';
 
@@ -35,6 +39,7 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
   const gateways: GatewayResource[] = [];
   const policies: AuthorizationPolicyResource[] = [];
   const peerAuths: PeerAuthenticationResource[] = [];
+  const slices: EndpointSliceResource[] = [];
   for (const r of resources) {
     if (r.kind === 'Namespace') namespaces.set(r.meta.name, r);
     else if (r.kind === 'Pod') pods.push(r);
@@ -42,6 +47,7 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
     else if (r.kind === 'Gateway') gateways.push(r);
     else if (r.kind === 'AuthorizationPolicy') policies.push(r);
     else if (r.kind === 'PeerAuthentication') peerAuths.push(r);
+    else if (r.kind === 'EndpointSlice') slices.push(r);
   }
   const authz = compileAuthorization(policies, peerAuths, opts.rootNamespace);
   warnings.push(...authz.warnings);
@@ -61,12 +67,37 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
   }
   const services: Service[] = [];
   const membership = new Map<PodResource, Record<string, PortMapping[]>>();
+  const slicesByService = new Map<string, EndpointSliceResource[]>();
+  for (const slice of [...slices].sort((a, b) => compareCodeUnits(a.meta.name, b.meta.name))) {
+    const fqdn = fqdnSliceWarning(slice);
+    if (fqdn) warnings.push(fqdn);
+    const name = slice.meta.labels[serviceNameLabel];
+    if (name === undefined) continue;
+    const key = `${slice.meta.namespace}/${name}`;
+    const list = slicesByService.get(key);
+    if (list) list.push(slice);
+    else slicesByService.set(key, [slice]);
+  }
+  const podsByKey = new Map(pods.map((p) => [`${p.meta.namespace}/${p.meta.name}`, p]));
+  const sliceWorkloads: Workload[] = [];
   for (const svc of svcs) {
     const service = buildService(svc, clusterDomain);
     if (!service) continue;
     services.push(service);
     const selector = podSelector(svc);
-    if (!selector) continue; // endpoints managed elsewhere
+    if (!selector) {
+      // Endpoints managed elsewhere: the service's EndpointSlices say which.
+      const ends = buildSliceEndpoints(svc, service, slicesByService.get(`${svc.meta.namespace}/${svc.meta.name}`) ?? [], (k) => podsByKey.has(k), opts);
+      for (const [podKey, ports] of ends.pods) {
+        const pod = podsByKey.get(podKey)!;
+        const entry = membership.get(pod) ?? {};
+        entry[ends.serviceKey] = [...ports];
+        membership.set(pod, entry);
+      }
+      sliceWorkloads.push(...ends.workloads);
+      warnings.push(...ends.warnings);
+      continue;
+    }
     let matched = 0;
     const [firstKey, firstValue] = Object.entries(selector)[0]!;
     for (const pod of podsByLabel.get(labelKey(svc.meta.namespace, firstKey, firstValue)) ?? []) {
@@ -89,6 +120,7 @@ export function compileModel(resources: readonly Resource[], opts: CompileOption
     const waypoint = tunnelProtocol === TunnelProtocol.Hbone ? waypoints.get(`${pod.meta.namespace}/${pod.spec.serviceAccountName}`) : undefined;
     workloads.push(buildWorkload(pod, { tunnelProtocol, waypoint, services: sortedRecord(membership.get(pod) ?? {}), authorizationPolicies: authz.policiesFor(pod) }, opts));
   }
+  workloads.push(...sliceWorkloads);
   warnings.push(...selectedPortWarnings(policies, pods, authz.policiesFor));
   workloads.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
   services.sort((a, b) => (serviceKey(a) < serviceKey(b) ? -1 : serviceKey(a) > serviceKey(b) ? 1 : 0));

@@ -7,7 +7,8 @@ import type { ContainerPort, NamespaceResource, ObjectMeta, PodResource, Service
 
 const protocols = ['TCP', 'UDP', 'SCTP'] as const;
 
-function protocolOf(r: FieldReader, key: string): (typeof protocols)[number] {
+/** A port protocol (TCP when absent); a bad one is reported and read as TCP. */
+export function protocolOf(r: FieldReader, key: string): (typeof protocols)[number] {
   const p = r.string(key);
   if (p === undefined) return 'TCP';
   if ((protocols as readonly string[]).includes(p)) return p as (typeof protocols)[number];

@@ -1,8 +1,10 @@
 // decodeDocument(): one untrusted document (from a YAML file or the API server) to a typed
 // resource, or to ConfigErrors naming source, document, kind, namespace/name, field and reason.
-// Never throws. The kinds known here are the core ones; later kinds register the same way.
+// Never throws. The kinds known here are the core ones (with EndpointSlice); later kinds register
+// the same way.
 import type { ConfigError } from './config-error.js';
 import { decodeNamespace, decodePod, decodeService, decodeServiceAccount } from './core-decoders.js';
+import { decodeEndpointSlice } from './endpoint-slice-decoder.js';
 import { dns1123Label, dns1123Subdomain, errorSink, FieldReader, isPlainObject, typeOf } from './field-reader.js';
 import { gatewayDecoders } from './gateway-decoders.js';
 import type { GatewayApiResource } from './gateway-resources.js';
@@ -33,6 +35,7 @@ const decoders: Readonly<Record<string, KindDecoder<Resource>>> = {
   ServiceAccount: { apiVersions: ['v1'], namespaced: true, decode: decodeServiceAccount },
   Pod: { apiVersions: ['v1'], namespaced: true, decode: decodePod },
   Service: { apiVersions: ['v1'], namespaced: true, decode: decodeService },
+  EndpointSlice: { apiVersions: ['discovery.k8s.io/v1', 'discovery.k8s.io/v1beta1'], namespaced: true, decode: decodeEndpointSlice },
   ...securityDecoders,
   ...networkingDecoders,
   ...gatewayDecoders,

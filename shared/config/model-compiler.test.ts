@@ -63,7 +63,7 @@ class World {
 
   /** A random version of one object from a fixed set of names (so edits replace and collide). */
   object(): Doc {
-    const kind = this.pick(['Namespace', 'Pod', 'Pod', 'Pod', 'Pod', 'Service', 'Service', 'AuthorizationPolicy', 'AuthorizationPolicy', 'PeerAuthentication', 'Gateway']);
+    const kind = this.pick(['Namespace', 'Pod', 'Pod', 'Pod', 'Pod', 'Service', 'Service', 'EndpointSlice', 'EndpointSlice', 'AuthorizationPolicy', 'AuthorizationPolicy', 'PeerAuthentication', 'Gateway']);
     const ns = this.namespace();
     switch (kind) {
       case 'Namespace': {
@@ -93,8 +93,32 @@ class World {
             : [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'dns', port: 53, protocol: 'UDP' }, { name: 'grpc', port: 90, targetPort: 'grpc' }],
         };
         if (type === 'ExternalName') spec.externalName = 'example.com';
-        if (this.chance(0.85)) spec.selector = this.selector();
+        if (this.chance(0.6)) spec.selector = this.selector(); // else endpoints from EndpointSlices
         return { apiVersion: 'v1', kind, metadata: { name: `s${Math.floor(this.random() * 5)}`, namespace: ns }, spec };
+      }
+      case 'EndpointSlice': {
+        // Endpoints that target pods (known or not) or bare IPs (some shared, some repeated).
+        const endpoints = Array.from({ length: Math.floor(this.random() * 4) }, () => {
+          const e: Doc = { addresses: [this.chance(0.5) ? `10.0.0.${1 + Math.floor(this.random() * 6)}` : `10.1.0.${1 + Math.floor(this.random() * 3)}`] };
+          if (this.chance(0.5)) e.targetRef = { kind: 'Pod', name: `p${Math.floor(this.random() * 14)}`, ...(this.chance(0.2) ? { namespace: this.namespace() } : {}) };
+          if (this.chance(0.4)) e.conditions = { ready: this.chance(0.6) };
+          if (this.chance(0.5)) e.nodeName = this.pick(['n1', 'n2']);
+          return e;
+        });
+        const ports = this.pick([
+          [{ name: 'http', port: this.pick([8080, 8081]), protocol: 'TCP' }],
+          [{ name: '', port: 7000 }],
+          [{ name: 'http', port: 8080 }, { name: 'grpc', port: 9090 }, { name: 'dns', port: 53, protocol: 'UDP' }],
+          [{ name: 'grpc', port: 9091 }, { name: 'other' }],
+        ]);
+        const labels: Record<string, string> = this.chance(0.9) ? { 'kubernetes.io/service-name': `s${Math.floor(this.random() * 5)}` } : {};
+        return {
+          apiVersion: this.pick(['discovery.k8s.io/v1', 'discovery.k8s.io/v1beta1']), kind,
+          metadata: { name: `es${Math.floor(this.random() * 4)}`, namespace: ns, labels },
+          addressType: this.chance(0.1) ? 'FQDN' : 'IPv4',
+          endpoints: endpoints.map((e) => (e.addresses as string[])[0]!.startsWith('10.') && this.chance(0.05) ? { ...e, addresses: ['db.example.com'] } : e),
+          ports,
+        };
       }
       case 'AuthorizationPolicy': {
         const spec: Doc = {};

@@ -3,17 +3,19 @@
 // pods; the pods of each namespace, service account and label), so a change recomputes only what
 // it can reach: a pod edit its own workload, a service or policy edit the pods it selected or now
 // selects, a namespace edit its pods, a Gateway the pods of the accounts whose waypoint changed,
-// a PeerAuthentication the pods of its namespace (the mesh's: all). Unchanged objects keep their
+// a PeerAuthentication the pods of its namespace (the mesh's: all), an EndpointSlice the endpoints
+// of its service (EndpointSliceCompiler). Unchanged objects keep their
 // identity. compileModel() is the specification: model-compiler.test.ts checks both agree.
 import { AuthorizationCompiler, type PodAuthorization } from './authorization-compiler.js';
 import { ChangeLog, keepIfSame } from './change-log.js';
 import type { ConfigError } from './config-error.js';
 import { defaultRootNamespace } from './compile-authorization.js';
+import { EndpointSliceCompiler } from './endpoint-slice-compiler.js';
 import type { GatewayResource } from './gateway-resources.js';
 import { buildService, buildWaypoints, buildWorkload, firstLabelKey, isEnrolled, isRunning, labelKey, podSelector, resolvePorts, sameWaypoint, selectsLabels, selectsNoPodWarning, serviceHostname, type ModelOptions } from './model-builders.js';
 import { serviceKey, TunnelProtocol, type MeshModel, type ModelChanges, type PortMapping, type Service, type WaypointBinding, type Workload } from './model.js';
 import type { ResourceChange } from './resource-set.js';
-import type { NamespaceResource, PodResource, ServiceResource } from './resources.js';
+import type { EndpointSliceResource, NamespaceResource, PodResource, ServiceResource } from './resources.js';
 import type { AuthorizationPolicyResource, PeerAuthenticationResource } from './security-resources.js';
 import { SetIndex } from './set-index.js';
 import { compareCodeUnits, withChanges } from './sorted-list.js';
@@ -73,6 +75,7 @@ export class ModelCompiler {
   private waypoints = new Map<string, WaypointBinding>();
   private gatewayWarnings: ConfigError[] = [];
   private readonly authz: AuthorizationCompiler;
+  private readonly slices: EndpointSliceCompiler;
   private currentModel: MeshModel = emptyModel;
   private currentWarnings?: ConfigError[];
 
@@ -84,6 +87,7 @@ export class ModelCompiler {
   constructor(opts: ModelOptions) {
     this.opts = opts;
     this.authz = new AuthorizationCompiler(opts.rootNamespace ?? defaultRootNamespace);
+    this.slices = new EndpointSliceCompiler(opts);
   }
 
   get model(): MeshModel {
@@ -96,6 +100,7 @@ export class ModelCompiler {
       ...this.authz.policyWarnings(),
       ...this.gatewayWarnings,
       ...[...this.services.entries()].sort((a, b) => compareCodeUnits(a[0], b[0])).flatMap(([, s]) => (s.selector && s.selected.size === 0 ? [selectsNoPodWarning(s.resource)] : [])),
+      ...this.slices.warnings(),
       ...this.authz.portWarnings(),
     ];
     return this.currentWarnings;
@@ -113,6 +118,7 @@ export class ModelCompiler {
       else if (kind === 'Service') this.serviceChanged(objectKey(c.key), c.after as ServiceResource | undefined, dirty, changedServices);
       else if (kind === 'AuthorizationPolicy') this.authz.policyChanged(objectKey(c.key), c.after as AuthorizationPolicyResource | undefined, dirty);
       else if (kind === 'PeerAuthentication') this.authz.peerAuthenticationChanged(c.key, c.after as PeerAuthenticationResource | undefined);
+      else if (kind === 'EndpointSlice') this.slices.sliceChanged(objectKey(c.key), c.after as EndpointSliceResource | undefined);
       else if (kind === 'Gateway') {
         if (c.after) this.gateways.set(c.key, c.after as GatewayResource);
         else this.gateways.delete(c.key);
@@ -132,6 +138,11 @@ export class ModelCompiler {
       if (namespace !== '*') for (const key of this.podsByNamespace.get(namespace)) dirty.add(key);
       else for (const key of [...this.pods.keys(), ...this.newPods.keys()]) dirty.add(key);
     });
+    // Services without a selector: their slices' endpoints, now that services and pods are current.
+    this.slices.recompute((key) => {
+      const s = this.services.get(key);
+      return s?.service && !s.selector ? { resource: s.resource, service: s.service } : undefined;
+    }, (key) => this.currentPod(key) !== undefined, dirty, this.workloadChanges);
     for (const key of dirty) this.recomputePod(key);
     return this.publish();
   }
@@ -142,6 +153,7 @@ export class ModelCompiler {
 
   private podChanged(key: string, after: PodResource | undefined, dirty: Set<string>): void {
     const before = this.currentPod(key);
+    if (!before !== !after) this.slices.podExistenceChanged(key);
     if (before) this.indexPod(before, key, 'remove');
     if (after) this.indexPod(after, key, 'add');
     this.newPods.set(key, after);
@@ -162,6 +174,7 @@ export class ModelCompiler {
   }
 
   private serviceChanged(key: string, after: ServiceResource | undefined, dirty: Set<string>, changed: ServiceState[]): void {
+    this.slices.serviceChanged(key);
     let state = this.services.get(key);
     if (state) {
       if (state.selector) this.servicesByLabel.remove(firstLabelKey(state.resource.meta.namespace, state.selector), key);
@@ -227,14 +240,14 @@ export class ModelCompiler {
       for (const s of this.servicesByLabel.get(lk)) if (selectsLabels(this.services.get(s)!.selector!, pod.meta.labels)) services.push(s);
     }
     const authorization = this.authz.forPod(pod, labelKeys);
-    const state: PodState = { resource: pod, services, authorization, workload: this.buildWorkload(pod, services, authorization, old) };
+    const state: PodState = { resource: pod, services, authorization, workload: this.buildWorkload(key, pod, services, authorization, old) };
     this.contribute(key, state, 1);
     this.pods.set(key, state);
     const uid = (state.workload ?? old?.workload)?.uid;
     if (uid !== undefined) this.workloadChanges.record(uid, old?.workload, state.workload);
   }
 
-  private buildWorkload(pod: PodResource, serviceKeys: readonly string[], authorization: PodAuthorization, old: PodState | undefined): Workload | undefined {
+  private buildWorkload(key: string, pod: PodResource, serviceKeys: readonly string[], authorization: PodAuthorization, old: PodState | undefined): Workload | undefined {
     if (!isRunning(pod)) return undefined;
     const entries: [string, PortMapping[]][] = [];
     for (const s of serviceKeys) {
@@ -242,6 +255,7 @@ export class ModelCompiler {
       const ports = resolvePorts(state.resource, pod);
       if (ports.length > 0) entries.push([serviceKey(state.service!), ports]);
     }
+    for (const [s, ports] of this.slices.membershipOf(key)) entries.push([s, [...ports]]);
     entries.sort((a, b) => compareCodeUnits(a[0], b[0]));
     const services = Object.fromEntries(entries);
     const tunnelProtocol = isEnrolled(pod, this.namespaces.get(pod.meta.namespace)) ? TunnelProtocol.Hbone : TunnelProtocol.None;

@@ -32,13 +32,17 @@ export interface WaypointBinding {
 }
 
 export interface Workload {
-  /** `<cluster>//Pod/<namespace>/<name>`, stable across recompiles. */
+  /**
+   * `<cluster>//Pod/<namespace>/<name>`, stable across recompiles; an EndpointSlice endpoint that is
+   * not a pod: `<cluster>/discovery.k8s.io/EndpointSlice/<namespace>/<slice>/<first address>`.
+   */
   readonly uid: string;
   readonly name: string;
   readonly namespace: string;
   readonly addresses: readonly string[];
   readonly node?: string;
   readonly trustDomain: string;
+  /** Empty for an EndpointSlice endpoint that is not a pod (unknown; never HBONE). */
   readonly serviceAccount: string;
   /** HBONE when the pod is enrolled in the mesh (ambient), NONE otherwise. */
   readonly tunnelProtocol: TunnelProtocol;

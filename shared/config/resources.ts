@@ -66,4 +66,39 @@ export interface ServiceResource {
   };
 }
 
-export type CoreResource = NamespaceResource | ServiceAccountResource | PodResource | ServiceResource;
+/** `discovery.k8s.io` EndpointSlice address families. FQDN is decoded but not modelled. */
+export const AddressType = { IPv4: 'IPv4', IPv6: 'IPv6', Fqdn: 'FQDN' } as const;
+export type AddressType = (typeof AddressType)[keyof typeof AddressType];
+
+/** The label naming the Service an EndpointSlice belongs to. */
+export const serviceNameLabel = 'kubernetes.io/service-name';
+
+export interface SliceEndpoint {
+  /** Validated for the slice's address type; at least one. */
+  readonly addresses: readonly string[];
+  /** Unset means ready (the Kubernetes API: "an unknown state should be interpreted as ready"). */
+  readonly ready?: boolean;
+  readonly serving?: boolean;
+  readonly terminating?: boolean;
+  /** Set only when the target is a Pod (namespace defaults to the slice's). */
+  readonly targetPod?: { readonly namespace: string; readonly name: string };
+  readonly nodeName?: string;
+}
+
+export interface SlicePort {
+  /** Empty when the Service port has no name (a single-port Service). */
+  readonly name: string;
+  readonly port?: number;
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP';
+  readonly appProtocol?: string;
+}
+
+export interface EndpointSliceResource {
+  readonly kind: 'EndpointSlice';
+  readonly meta: ObjectMeta;
+  readonly addressType: AddressType;
+  readonly endpoints: readonly SliceEndpoint[];
+  readonly ports: readonly SlicePort[];
+}
+
+export type CoreResource = NamespaceResource | ServiceAccountResource | PodResource | ServiceResource | EndpointSliceResource;

@@ -1,5 +1,6 @@
 // Kube tier: KubeSource against a real kube-apiserver. The ConfigStore model follows namespaces,
-// service accounts, pods (the test plays the kubelet) and services; an absent CRD kind is a
+// service accounts, pods (the test plays the kubelet), services and the EndpointSlices of a
+// service without a selector (discovery.k8s.io/v1beta1 on this 1.20 server); an absent CRD kind is a
 // warning and is picked up once installed; a SIGKILLed API server leaves the model as it was, and
 // after a restart changes made before the source resynced converge with no duplicate objects.
 import assert from 'node:assert/strict';
@@ -104,6 +105,41 @@ describe('KubeSource', { skip }, () => {
     });
     await eventually(() => store.resources.resolve().resources.some((r) => r.kind === 'AuthorizationPolicy' && r.meta.name === 'reviews-viewer'), 'the AuthorizationPolicy in the store');
     assert.ok(store.resources.sourceNames().includes('kube:AuthorizationPolicy/shop/reviews-viewer'));
+    assert.deepEqual(store.errors, []);
+  });
+
+  it('follows the EndpointSlices of a Service without a selector, added and deleted', async () => {
+    await core().createNamespacedService({ namespace: ns, body: { metadata: { name: 'db', namespace: ns }, spec: { ports: [{ name: 'sql', port: 5432 }] } } });
+    const customs = server.kubeConfig.makeApiClient(CustomObjectsApi);
+    const group = 'discovery.k8s.io';
+    // v1 from Kubernetes 1.21; this server (1.20) serves v1beta1 only.
+    let version = 'v1';
+    const endpoint = { addresses: ['192.168.7.20'], conditions: { ready: true } };
+    const body = (v: string) => ({
+      apiVersion: `${group}/${v}`, kind: 'EndpointSlice', metadata: { name: 'db-external', labels: { 'kubernetes.io/service-name': 'db' } },
+      addressType: 'IPv4', endpoints: [v === 'v1' ? { ...endpoint, nodeName: 'node-1' } : { ...endpoint, topology: { 'kubernetes.io/hostname': 'node-1' } }],
+      ports: [{ name: 'sql', port: 15432, protocol: 'TCP' }],
+    });
+    try {
+      await customs.createNamespacedCustomObject({ group, version, namespace: ns, plural: 'endpointslices', body: body(version) });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      version = 'v1beta1';
+      await customs.createNamespacedCustomObject({ group, version, namespace: ns, plural: 'endpointslices', body: body(version) });
+    }
+    const dbHost = `${ns}/db.${ns}.svc.cluster.local`;
+    const w = await eventually(() => workload('db-external'), 'the slice endpoint as a workload');
+    assert.equal(w.uid, `Kubernetes/discovery.k8s.io/EndpointSlice/${ns}/db-external/192.168.7.20`);
+    assert.deepEqual(w.addresses, ['192.168.7.20']);
+    assert.equal(w.tunnelProtocol, 'NONE');
+    assert.equal(w.status, 'HEALTHY');
+    assert.equal(w.node, 'node-1');
+    assert.deepEqual(w.services, { [dbHost]: [{ servicePort: 5432, targetPort: 15432 }] });
+    assert.ok(store.resources.sourceNames().includes(`kube:EndpointSlice/${ns}/db-external`));
+
+    await customs.deleteNamespacedCustomObject({ group, version, namespace: ns, plural: 'endpointslices', name: 'db-external' });
+    await eventually(() => workload('db-external') === undefined, 'the slice endpoint removed with its slice');
+    assert.ok(store.model.services.some((s) => s.name === 'db'), 'the service stays');
     assert.deepEqual(store.errors, []);
   });
 
