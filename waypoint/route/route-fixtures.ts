@@ -8,6 +8,7 @@ import { groupWaypointResources, waypointResourceKinds, type WaypointResource, t
 import { parseYamlDocuments } from '../../shared/config/yaml-documents.js';
 import type { RequestHead } from '../../shared/http/request-head.js';
 import { buildRouteTables, type RouteTables } from './route-table.js';
+import { seededRandom } from '../upstream/seeded-random.js';
 
 const mesh = `
 apiVersion: v1
@@ -97,17 +98,8 @@ export function head(path: string, opts: { method?: string; authority?: string; 
   return { method: opts.method ?? 'GET', path, authority: opts.authority ?? 'echo.demo:80', headers: opts.headers ?? [] };
 }
 
-/** mulberry32: a small seeded PRNG, so a statistical test is exact and reproducible. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (upstream/seeded-random.ts), so a statistical test is exact and reproducible. */
+export const seeded = seededRandom;
 
 /** Half-width of a ±4σ band for a binomial count: 4·sqrt(n·p·(1−p)). */
 export function fourSigma(n: number, p: number): number {
