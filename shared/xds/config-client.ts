@@ -2,7 +2,9 @@
 // serves from; reconnects with exponential backoff and jitter (10 ms doubling to 15 s) and keeps
 // serving the last config while disconnected; resumes from its last version; applies a snapshot
 // as a diff against what it holds, so a control-plane restart never wipes state. Listeners get
-// only real changes. A message that cannot be applied is nacked and changes nothing.
+// only real changes. A message that cannot be read at all is nacked and changes nothing; a
+// malformed entry among good ones is rejected on its own (its last good version stays, the
+// others apply) and the version is nacked naming it (reliability case 22).
 import grpc, { type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { serviceKey, type Authorization, type Service, type Workload } from '../config/model.js';
 import { resourceKey } from '../config/resource-set.js';
@@ -135,6 +137,7 @@ export class ConfigClient {
   private onMessage(call: ClientDuplexStream<ClientMessage, ServerMessage>, msg: ServerMessage): void {
     let applied: AppliedDelta | undefined;
     let version: ConfigVersion | undefined;
+    this.rejected = [];
     try {
       if ('snapshot' in msg && msg.snapshot) {
         version = msg.snapshot.version;
@@ -151,7 +154,13 @@ export class ConfigClient {
       return;
     }
     this.version = version;
-    call.write({ ack: { version } });
+    if (this.rejected.length > 0) {
+      const error = `rejected ${this.rejected.length} malformed entr${this.rejected.length === 1 ? 'y' : 'ies'} (last good versions kept): ${this.rejected.slice(0, 10).join(', ')}`;
+      this.log.warn({ version, rejected: this.rejected }, 'config partly rejected (nack); the other entries applied');
+      call.write({ nack: { version, error } });
+    } else {
+      call.write({ ack: { version } });
+    }
     if (!this.connectedOnce) {
       this.connectedOnce = true;
       this.resolveFirst();
@@ -167,13 +176,12 @@ export class ConfigClient {
     if (!Array.isArray(workloads) || !Array.isArray(services) || !Array.isArray(authorizations)) throw new Error('snapshot lacks workloads, services or authorizations');
     const l7 = payload.waypointResources ?? [];
     if (!Array.isArray(l7)) throw new Error('snapshot has malformed waypointResources');
-    this.validate(workloads, services, authorizations, l7);
     const delta: AppliedDelta = {
       version,
-      ...changesAgainst(this.workloads, workloads, (w) => w.uid, 'Workloads'),
-      ...changesAgainst<Service, 'Services'>(this.services, services, serviceKey, 'Services'),
-      ...changesAgainst(this.authorizations, authorizations, (a) => a.name, 'Authorizations'),
-      ...(this.opts.kind === 'waypoint' ? changesAgainst<WaypointResource, 'WaypointResources'>(this.waypointResources, l7, resourceKey, 'WaypointResources') : {}),
+      ...changesAgainst(this.workloads, this.keepGood(workloads, validWorkload, this.workloads, (w) => w.uid), (w) => w.uid, 'Workloads'),
+      ...changesAgainst<Service, 'Services'>(this.services, this.keepGood(services, validService, this.services, serviceKey), serviceKey, 'Services'),
+      ...changesAgainst(this.authorizations, this.keepGood(authorizations, validAuthorization, this.authorizations, (a) => a.name), (a) => a.name, 'Authorizations'),
+      ...(this.opts.kind === 'waypoint' ? changesAgainst<WaypointResource, 'WaypointResources'>(this.waypointResources, this.keepGood(l7, validWaypointResource, this.waypointResources, resourceKey), resourceKey, 'WaypointResources') : {}),
     } as AppliedDelta;
     this.commit(delta);
     return delta;
@@ -184,14 +192,45 @@ export class ConfigClient {
     if (parts.some((p) => !Array.isArray(p))) throw new Error('delta lacks a list');
     const l7 = [d.upsertedWaypointResources ?? [], d.removedWaypointResources ?? []];
     if (l7.some((p) => !Array.isArray(p))) throw new Error('delta has a malformed waypoint resource list');
-    this.validate(d.upsertedWorkloads, d.upsertedServices, d.upsertedAuthorizations, d.upsertedWaypointResources ?? []);
-    this.commit(d);
-    return d;
+    const good: AppliedDelta = {
+      ...d,
+      upsertedWorkloads: this.keepGood(d.upsertedWorkloads, validWorkload),
+      upsertedServices: this.keepGood(d.upsertedServices, validService),
+      upsertedAuthorizations: this.keepGood(d.upsertedAuthorizations, validAuthorization),
+      ...(d.upsertedWaypointResources ? { upsertedWaypointResources: this.keepGood(d.upsertedWaypointResources, validWaypointResource) } : {}),
+      removedWorkloads: d.removedWorkloads.filter((k) => typeof k === 'string'),
+      removedServices: d.removedServices.filter((k) => typeof k === 'string'),
+      removedAuthorizations: d.removedAuthorizations.filter((k) => typeof k === 'string'),
+    };
+    this.commit(good);
+    return good;
   }
 
-  private validate(workloads: readonly unknown[], services: readonly unknown[], authorizations: readonly unknown[], l7: readonly unknown[]): void {
-    const bad = workloads.find((w) => !validWorkload(w)) ?? services.find((s) => !validService(s)) ?? authorizations.find((a) => !validAuthorization(a)) ?? l7.find((r) => !validWaypointResource(r));
-    if (bad !== undefined) throw new Error(`malformed entry: ${JSON.stringify(bad).slice(0, 120)}`);
+  /** Entries of this message that were malformed (a key or a JSON excerpt each). */
+  private rejected: string[] = [];
+
+  /**
+   * The well-formed entries of `list`; each malformed one is noted in `rejected` and, in a snapshot
+   * (`held` given), replaced by the version held, so it is neither removed nor changed.
+   */
+  private keepGood<T>(list: readonly unknown[], valid: (x: unknown) => x is T, held?: ReadonlyMap<string, T>, key?: (t: T) => string): T[] {
+    const out: T[] = [];
+    for (const x of list) {
+      if (valid(x)) {
+        out.push(x);
+        continue;
+      }
+      let k: string | undefined;
+      try {
+        k = key ? key(x as T) : undefined;
+      } catch {
+        k = undefined;
+      }
+      this.rejected.push(typeof k === 'string' && !k.includes('undefined') ? k : JSON.stringify(x)?.slice(0, 80) ?? String(x));
+      const prev = k !== undefined ? held?.get(k) : undefined;
+      if (prev !== undefined) out.push(prev);
+    }
+    return out;
   }
 
   private commit(d: AppliedDelta): void {

@@ -7,7 +7,8 @@ import { ConfigService } from '../../controlplane/config-service.js';
 import { ConfigStore } from '../../shared/config/config-store.js';
 import { silentLogger } from '../../shared/log.js';
 import { ConfigClient, type AppliedDelta } from '../../shared/xds/config-client.js';
-import { configServiceDefinition } from '../../shared/xds/config-protocol.js';
+import { configServiceDefinition, type ClientMessage, type ServerMessage } from '../../shared/xds/config-protocol.js';
+import type { Workload } from '../../shared/config/model.js';
 import { controlPlaneChannelCredentials, controlPlaneServerCredentials } from '../../shared/xds/credentials.js';
 import { createTestMesh, eventually, identity, type TestMesh } from '../support/mesh.js';
 import type { WorkloadCertificate } from '../../shared/identity/workload-certificate.js';
@@ -145,6 +146,43 @@ describe('config stream', () => {
     a.c.close();
     stop(s2);
     service2.close();
+  });
+
+  it('rejects one malformed entry among good ones: the others apply, its last good version stays, the version is nacked naming it (case 22)', async () => {
+    const store = new ConfigStore({ trustDomain: 'cluster.local' });
+    store.update((r) => r.applyText('a.yaml', [ns, pod('p1', '10.0.0.1'), pod('p2', '10.0.0.2'), svc].join('---\n')));
+    const model = store.model;
+    const [w1, w2] = model.workloads;
+    const epoch = 'test-epoch';
+    const nacks: { version: { n: number }; error: string }[] = [];
+    const server = new grpc.Server();
+    server.addService(configServiceDefinition, {
+      subscribe: (call: grpc.ServerDuplexStream<ClientMessage, ServerMessage>) => {
+        call.on('data', (m: ClientMessage) => {
+          if ('nack' in m && m.nack) nacks.push(m.nack);
+        });
+        call.on('error', () => undefined);
+        call.write({ snapshot: { version: { epoch, n: 1 }, workloads: model.workloads, services: model.services, authorizations: [] } });
+        // Version 2: p1 changes its labels; p2's new version is malformed (addresses not a list); a new service is good.
+        const badP2 = { ...w2!, addresses: 'not-a-list' } as unknown as Workload;
+        const newSvc = { ...model.services[0]!, name: 'other', hostname: 'other.demo.svc.cluster.local', addresses: ['10.96.0.21'] };
+        call.write({ delta: { version: { epoch, n: 2 }, upsertedWorkloads: [{ ...w1!, labels: { app: 'echo', changed: 'yes' } }, badP2], removedWorkloads: [], upsertedServices: [newSvc], removedServices: [], upsertedAuthorizations: [], removedAuthorizations: [] } });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', controlPlaneServerCredentials(cpCert), (err, p) => (err ? reject(err) : resolve(p))));
+    const a = client(port, 'node-1');
+    try {
+      assert.ok(await eventually(() => a.c.currentVersion()?.n === 2));
+      assert.equal(a.c.workloads.get(w1!.uid)?.labels['changed'], 'yes', 'the good workload applied');
+      assert.deepEqual(a.c.workloads.get(w2!.uid)?.addresses, w2!.addresses, 'the malformed one kept its last good version');
+      assert.ok(a.c.services.has('demo/other.demo.svc.cluster.local'), 'the good service applied');
+      assert.ok(await eventually(() => nacks.length === 1));
+      assert.equal(nacks[0]!.version.n, 2);
+      assert.match(nacks[0]!.error, new RegExp(`rejected 1 malformed entry .*${w2!.uid.replace(/[/]/g, '\\/')}`));
+    } finally {
+      a.c.close();
+      server.forceShutdown();
+    }
   });
 
   it('refuses a control plane whose identity is not the expected one', async () => {
