@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { CertificateAuthority } from '../../shared/identity/ca.js';
 import { createLogger } from '../../shared/log.js';
+import type { JwksFetcher } from '../../waypoint/filters/jwt/jwks-fetcher.js';
 import type { L7Config } from '../../waypoint/l7-config.js';
 import { l7Compiler } from '../../waypoint/l7-compiler.js';
 import { configStoreSource, WaypointState } from '../../waypoint/state.js';
@@ -121,11 +122,14 @@ export interface WaypointUnderTest {
   readonly registry: Registry;
 }
 
-/** Starts a Waypoint for Gateway `namespace/name` bound to `ip:15008`, fed by the cluster's store. */
-export async function startWaypoint(cluster: DirectCluster, gateway: { namespace: string; name: string }, ip: string, opts: { random?: () => number; ca?: CertificateAuthority; headersTimeoutMs?: number; idleTimeoutMs?: number } = {}): Promise<WaypointUnderTest> {
+/**
+ * Starts a Waypoint for Gateway `namespace/name` bound to `ip:15008`, fed by the cluster's store.
+ * `jwksFetcher` serves `jwksUri` rules (without one they refuse every token); the caller closes it.
+ */
+export async function startWaypoint(cluster: DirectCluster, gateway: { namespace: string; name: string }, ip: string, opts: { random?: () => number; ca?: CertificateAuthority; headersTimeoutMs?: number; idleTimeoutMs?: number; jwksFetcher?: JwksFetcher } = {}): Promise<WaypointUnderTest> {
   const logs = new LogCapture();
   const registry = new Registry();
-  const state = new WaypointState<L7Config>(configStoreSource(cluster.store), l7Compiler({ gateway }));
+  const state = new WaypointState<L7Config>(configStoreSource(cluster.store), l7Compiler({ gateway, ...(opts.jwksFetcher ? { jwksFetcher: opts.jwksFetcher } : {}) }));
   const waypoint = new Waypoint({
     gateway: `${gateway.namespace}/${gateway.name}`,
     identity: { trustDomain, namespace: gateway.namespace, serviceAccount: `${gateway.name}-istio-waypoint` },
