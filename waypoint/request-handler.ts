@@ -5,10 +5,10 @@
 // outlier ejection, circuit breakers) lives in UpstreamSelector; decisions come from L7Config.
 import hyperid from 'hyperid';
 import { randomBytes } from 'node:crypto';
-import { identityUri, type Identity } from '../shared/identity/spiffe.js';
+import { formatIdentity, identityUri, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import type { HttpMetrics } from '../shared/telemetry/http-metrics.js';
-import { trafficLabels } from '../shared/telemetry/tcp-metrics.js';
+import { trafficLabels, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
 import type { RequestContext } from './downstream.js';
 import { forward, type ForwardPlan, type ForwardResult } from './forwarder.js';
 import type { HboneH2Upstream } from './hbone-h2-upstream.js';
@@ -58,11 +58,19 @@ interface Outcome {
 export class RequestHandler {
   private readonly opts: RequestHandlerOptions;
   readonly selector: UpstreamSelector;
+  /** Istio labels per (source, peer, destination, service): built once, not per request. */
+  private readonly trafficCache = new Map<string, TrafficLabels>();
   inFlight = 0;
 
   constructor(opts: RequestHandlerOptions) {
     this.opts = opts;
     this.selector = new UpstreamSelector({ random: opts.random });
+  }
+
+  /** The model changed: labels cached per party may be stale. */
+  configChanged(): void {
+    this.trafficCache.clear();
+    this.opts.metrics.clearCache();
   }
 
   /** Keys of the endpoints the model still has (idle tunnels to the others are closed). */
@@ -200,16 +208,22 @@ export class RequestHandler {
     const srcWorkload = view.index.workloadByIp.get(tunnel.clientIp);
     const flags = o.flags.filter((f) => f !== '-');
     const flagText = flags.length > 0 ? flags.join(',') : '-';
-    const traffic = trafficLabels({
-      reporter: 'waypoint',
-      ...(srcWorkload ? { source: srcWorkload } : {}),
-      sourcePrincipal: tunnel.peer,
-      ...(dstWorkload ? { destination: dstWorkload, destinationPrincipal: { trustDomain: dstWorkload.trustDomain, namespace: dstWorkload.namespace, serviceAccount: dstWorkload.serviceAccount } } : {}),
-      ...(service ? { service } : {}),
-      mtls: true,
-    });
+    const trafficKey = `${srcWorkload?.uid ?? ''}|${formatIdentity(tunnel.peer)}|${dstWorkload?.uid ?? ''}|${service ? `${service.namespace}/${service.hostname}` : ''}`;
+    let traffic = this.trafficCache.get(trafficKey);
+    if (!traffic) {
+      traffic = trafficLabels({
+        reporter: 'waypoint',
+        ...(srcWorkload ? { source: srcWorkload } : {}),
+        sourcePrincipal: tunnel.peer,
+        ...(dstWorkload ? { destination: dstWorkload, destinationPrincipal: { trustDomain: dstWorkload.trustDomain, namespace: dstWorkload.namespace, serviceAccount: dstWorkload.serviceAccount } } : {}),
+        ...(service ? { service } : {}),
+        mtls: true,
+      });
+      if (this.trafficCache.size >= 10_000) this.trafficCache.clear();
+      this.trafficCache.set(trafficKey, traffic);
+    }
     const grpc = isGrpc(req.headers);
-    this.opts.metrics.record({ traffic, protocol: grpc ? 'grpc' : 'http', responseCode: o.status, ...(o.grpcStatus ? { grpcStatus: o.grpcStatus } : {}), flags: flagText, durationMs, requestBytes: o.requestBytes, responseBytes: o.responseBytes });
+    this.opts.metrics.record({ traffic, trafficKey, protocol: grpc ? 'grpc' : 'http', responseCode: o.status, ...(o.grpcStatus ? { grpcStatus: o.grpcStatus } : {}), flags: flagText, durationMs, requestBytes: o.requestBytes, responseBytes: o.responseBytes });
     const line = {
       method: req.head.method,
       path: req.head.path,

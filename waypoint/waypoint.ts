@@ -131,6 +131,7 @@ export class Waypoint {
     for (const a of this.opts.listen.hbone) this.ports.hbone.push(await this.listen(a));
     this.pending.delete('listeners');
     this.unsubscribe = this.opts.state.onChange(() => {
+      this.handler.configChanged();
       const live = this.handler.liveEndpointKeys();
       this.upstream.retain(live);
       this.upstreamH2.retain(live);

@@ -16,6 +16,8 @@ export const sizeBuckets = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 
 export interface RequestRecord {
   /** The connection-level labels; `request_protocol` and `response_flags` are overridden here. */
   readonly traffic: TrafficLabels;
+  /** A short key that identifies `traffic` (e.g. the parties' uids): label sets are resolved once per key. */
+  readonly trafficKey?: string;
   readonly protocol: 'http' | 'grpc';
   readonly responseCode: number;
   readonly grpcStatus?: string;
@@ -26,7 +28,16 @@ export interface RequestRecord {
   readonly responseBytes: number;
 }
 
+interface Series {
+  inc(): void;
+  observe(durationMs: number, requestBytes: number, responseBytes: number): void;
+}
+
+/** Distinct label sets kept resolved; past this the cache starts over (label churn stays bounded). */
+const maxCachedSeries = 10_000;
+
 export class HttpMetrics {
+  private readonly series = new Map<string, Series>();
   private readonly requests: Counter<string>;
   private readonly duration: Histogram<string>;
   private readonly requestBytes: Histogram<string>;
@@ -40,17 +51,41 @@ export class HttpMetrics {
     this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Response body size in bytes', labelNames, buckets: sizeBuckets, registers: [registry] });
   }
 
+  /** Forgets resolved label sets (call when the workloads behind the keys may have changed). */
+  clearCache(): void {
+    this.series.clear();
+  }
+
   record(r: RequestRecord): void {
-    const labels: HttpLabels = {
-      ...r.traffic,
-      request_protocol: r.protocol,
-      response_flags: r.flags,
-      response_code: String(r.responseCode),
-      grpc_response_status: r.grpcStatus ?? '',
-    };
-    this.requests.inc(labels);
-    this.duration.observe(labels, r.durationMs);
-    this.requestBytes.observe(labels, r.requestBytes);
-    this.responseBytes.observe(labels, r.responseBytes);
+    // prom-client hashes a label object on every call (sorting 25 names): resolve each label set once.
+    const key = r.trafficKey === undefined ? undefined : `${r.trafficKey}|${r.protocol}|${r.flags}|${r.responseCode}|${r.grpcStatus ?? ''}`;
+    let s = key === undefined ? undefined : this.series.get(key);
+    if (!s) {
+      const labels: HttpLabels = {
+        ...r.traffic,
+        request_protocol: r.protocol,
+        response_flags: r.flags,
+        response_code: String(r.responseCode),
+        grpc_response_status: r.grpcStatus ?? '',
+      };
+      const count = this.requests.labels(labels);
+      const duration = this.duration.labels(labels);
+      const reqBytes = this.requestBytes.labels(labels);
+      const resBytes = this.responseBytes.labels(labels);
+      s = {
+        inc: () => count.inc(),
+        observe: (d, q, p) => {
+          duration.observe(d);
+          reqBytes.observe(q);
+          resBytes.observe(p);
+        },
+      };
+      if (key !== undefined) {
+        if (this.series.size >= maxCachedSeries) this.series.clear();
+        this.series.set(key, s);
+      }
+    }
+    s.inc();
+    s.observe(r.durationMs, r.requestBytes, r.responseBytes);
   }
 }
