@@ -34,7 +34,8 @@ export interface ForwardPlan {
   /** Outlier detection and least-request bookkeeping: called per attempt, returns its end. */
   onAttemptStart?(endpoint: Endpoint): (outcome: AttemptOutcome) => void;
   /** Circuit breakers: one admission per request, one per retry. */
-  admitRequest?(): Admission;
+  /** May wait (a pending request queued for a connection); resolves refused on overflow. */
+  admitRequest?(): Admission | Promise<Admission>;
   admitRetry?(): Admission;
   /** Response header changes of the route. */
   editResponseHeaders?(headers: HeaderList): HeaderList;
@@ -137,7 +138,8 @@ export async function forward(upstream: AttemptRunner, plan: ForwardPlan, down: 
     }
     return local(abort.httpStatus ?? 503, 'fault filter abort', 'FI');
   }
-  const admitted = plan.admitRequest?.() ?? { ok: true, release: () => undefined };
+  const admission = plan.admitRequest?.() ?? { ok: true, release: () => undefined };
+  const admitted = admission instanceof Promise ? await admission : admission;
   if (!admitted.ok) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO');
   try {
     return await attempts(upstream, plan, down, flags);

@@ -168,7 +168,7 @@ export class RequestHandler {
       ...(fault ? { fault } : {}),
       pick: (avoid) => this.selector.pick(this.opts.state.current.index, backend, avoid, head, tunnel.clientIp),
       onAttemptStart: (ep) => this.selector.started(backend, ep),
-      admitRequest: () => this.selector.admit(backend, 'request'),
+      admitRequest: () => this.selector.admitRequest(backend),
       admitRetry: () => this.selector.admit(backend, 'retry'),
       ...(responseOps && !isEmptyHeaderOps(responseOps) ? { editResponseHeaders: (h: HeaderList) => applyHeaderOps(h, responseOps) } : {}),
     };

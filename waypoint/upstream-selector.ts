@@ -47,6 +47,8 @@ export class UpstreamSelector {
   private readonly outliers: OutlierDetectorSet;
   private readonly breakers = new CircuitBreakerSet();
   private readonly buckets = new Map<string, TokenBucket>();
+  /** Requests waiting for a connection, per cluster (each tries to take one; false: still none free). */
+  private readonly pending = new Map<string, (() => boolean)[]>();
 
   constructor(opts: UpstreamSelectorOptions) {
     this.random = opts.random;
@@ -94,11 +96,59 @@ export class UpstreamSelector {
     };
   }
 
-  /** Circuit breakers of the backend's cluster: one request admission, or one retry. */
-  admit(b: Backend, kind: 'request' | 'retry'): Admission {
-    const breaker = this.breakers.forCluster(clusterKeyOf(b), b.trafficPolicy?.connectionPool);
-    const a = breaker.acquire(kind);
+  /** Circuit breakers of the backend's cluster for one retry (refused: stop retrying). */
+  admit(b: Backend, kind: 'retry'): Admission {
+    const a = this.breakers.forCluster(clusterKeyOf(b), b.trafficPolicy?.connectionPool).acquire(kind);
     return a.ok ? { ok: true, release: () => a.release() } : { ok: false };
+  }
+
+  /**
+   * Admission of one request, Envoy's HTTP/1.1 pool semantics over the cluster's breakers: at most
+   * maxRequests active (http2MaxRequests); each active request holds one connection
+   * (tcp.maxConnections); beyond that it waits as pending (http1MaxPendingRequests) for a
+   * connection to free; beyond that, overflow (503 UO).
+   */
+  admitRequest(b: Backend): Admission | Promise<Admission> {
+    const key = clusterKeyOf(b);
+    const breaker = this.breakers.forCluster(key, b.trafficPolicy?.connectionPool);
+    const request = breaker.acquire('request');
+    if (!request.ok) return { ok: false };
+    const grant = (conn: { release(): void }): Admission => ({
+      ok: true,
+      release: () => {
+        conn.release();
+        request.release();
+        this.wakePending(key);
+      },
+    });
+    const conn = breaker.acquire('connection');
+    if (conn.ok) return grant(conn);
+    const pending = breaker.acquire('pending');
+    if (!pending.ok) {
+      request.release();
+      return { ok: false };
+    }
+    return new Promise((resolve) => {
+      const queue = this.pending.get(key) ?? [];
+      this.pending.set(key, queue);
+      queue.push(() => {
+        const c = breaker.acquire('connection');
+        if (!c.ok) return false;
+        pending.release();
+        resolve(grant(c));
+        return true;
+      });
+    });
+  }
+
+  /** A connection of cluster `key` freed: the oldest pending request takes it. */
+  private wakePending(key: string): void {
+    const queue = this.pending.get(key);
+    while (queue && queue.length > 0) {
+      if (!queue[0]!()) return;
+      queue.shift();
+    }
+    if (queue?.length === 0) this.pending.delete(key);
   }
 
   /** A route's retry spec (route/) as the forwarder runs it: Envoy's retry_on and jittered back-off. */
