@@ -16,7 +16,8 @@
 // then 10,000 idle connections (each did one request) from the client pod through both ztunnels,
 // both ztunnels' RSS sampled with them open.
 // Usage: npm run build && node dist/bench/ztunnel-netns.js [--quick] [--rounds N] [--duration S]
-//        [--latency-s S] [--hold N] [--bulk-mib N] [--nice N] [--cpu-prof DIR] [--out DIR]
+//        [--latency-s S] [--hold N] [--hold-s S] [--bulk-mib N] [--nice N] [--cpu-prof DIR] [--out DIR]
+//        [--metrics rps,cps,latency,bulk] [--ztunnel-node-arg FLAG]...
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -47,6 +48,8 @@ const backendPort = 8080;
 const nginxClientPort = 9001;
 const nginxServerPort = 9443;
 const smallBody = '0123456789abcdef'.repeat(4);
+const metrics = ['rps', 'cps', 'latency', 'bulk'] as const;
+type Metric = (typeof metrics)[number];
 
 type PathName = 'direct' | 'ambit' | 'nginx';
 interface Path {
@@ -69,10 +72,16 @@ interface Options {
   readonly warmupS: { readonly rps: number; readonly cps: number };
   readonly bulkMiB: number;
   readonly hold: number;
+  /** How long the held connections stay open while RSS is sampled. */
+  readonly holdS: number;
   readonly outDir: string;
   readonly cpuProfDir?: string;
   /** Nice value of this process and so of everything it starts (both pairs alike); 0 leaves it. */
   readonly nice: number;
+  /** The per-round metrics to run (default all); the summary leaves the others out. */
+  readonly metrics: readonly Metric[];
+  /** Extra node flags for both ztunnels (e.g. `--heapsnapshot-signal=SIGUSR2`), to experiment. */
+  readonly ztunnelNodeArgs: readonly string[];
 }
 
 function readOptions(argv: string[]): Options {
@@ -84,12 +93,17 @@ function readOptions(argv: string[]): Options {
       duration: { type: 'string' },
       'latency-s': { type: 'string' },
       hold: { type: 'string' },
+      'hold-s': { type: 'string' },
       'bulk-mib': { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'string' },
       nice: { type: 'string', default: '-5' },
+      metrics: { type: 'string' },
+      'ztunnel-node-arg': { type: 'string', multiple: true },
     },
   });
+  const selected = values.metrics === undefined ? [...metrics] : values.metrics.split(',').map((m) => m.trim());
+  for (const m of selected) if (!(metrics as readonly string[]).includes(m)) throw new Error(`--metrics: unknown ${JSON.stringify(m)} (one of ${metrics.join(', ')})`);
   const quick = values.quick === true;
   const num = (v: string | undefined, d: number): number => {
     const n = v === undefined ? d : Number(v);
@@ -107,8 +121,11 @@ function readOptions(argv: string[]): Options {
     warmupS: quick ? { rps: 1, cps: 2 } : { rps: 2, cps: 8 },
     bulkMiB: num(values['bulk-mib'], quick ? 128 : 256),
     hold: Math.round(num(values.hold, 10_000)),
+    holdS: num(values['hold-s'], 2),
     outDir,
     nice: Math.round(Number(values.nice)),
+    metrics: metrics.filter((m) => selected.includes(m)),
+    ztunnelNodeArgs: values['ztunnel-node-arg'] ?? [],
     ...(values['cpu-prof'] !== undefined ? { cpuProfDir: values['cpu-prof'] || join(outDir, 'profiles') } : {}),
   };
 }
@@ -241,7 +258,7 @@ class Bench {
     const controlPlane = `${nodeIp.node1}:15012`;
     this.cp = AmbitProcess.start(t, t.nsOf('node1'), 'controlplane', ['controlplane', '--source', `file:${meshDir}`, '--ca-dir', caDir, '--tokens', join(this.work, 'tokens.yaml'), '--listen', controlPlane, '--log-level', 'info']);
     await this.cp.waitForLog('control plane ready', 30_000);
-    const nodeArgs = this.o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', this.o.cpuProfDir] : [];
+    const nodeArgs = [...(this.o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', this.o.cpuProfDir] : []), ...this.o.ztunnelNodeArgs];
     if (this.o.cpuProfDir) mkdirSync(this.o.cpuProfDir, { recursive: true });
     for (const [node, ns, name] of [['node1', t.nsOf('node1'), 'node-1'], ['node2', t.nsOf('node2'), 'node-2']] as const) {
       const p = t.spawn(ns, process.execPath, [...nodeArgs, ambitCli, 'ztunnel', '--node', name, '--control-plane', controlPlane,
@@ -345,7 +362,7 @@ class Bench {
     const openS = (performance.now() - t0) / 1000;
     const report = JSON.parse(line) as { open: number; failed: number };
     let peak: Record<string, number> = {};
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < Math.max(1, Math.round(this.o.holdS * 4)); i++) {
       const now = rssMb();
       peak = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, Math.max(v, peak[k] ?? 0)]));
       await sleep(250);
@@ -392,7 +409,6 @@ function randomHex(): string {
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-const metrics = ['rps', 'cps', 'latency', 'bulk'] as const;
 
 async function main(): Promise<void> {
   const o = readOptions(process.argv.slice(2));
@@ -427,8 +443,8 @@ async function main(): Promise<void> {
     out(`setup: ${((Date.now() - t0) / 1000).toFixed(1)} s (2 nodes, 4 pods, control plane, 2 ztunnels, 4 nginx)\n`);
     // Same warm-up for both proxied paths (Node's JIT and heap sizing keep improving for a while).
     for (const p of b.paths.filter((x) => x.name !== 'direct')) {
-      await b.wrk(p, 'rps', o.warmupS.rps);
-      await b.wrk(p, 'cps', o.warmupS.cps);
+      if (o.metrics.includes('rps')) await b.wrk(p, 'rps', o.warmupS.rps);
+      if (o.metrics.includes('cps')) await b.wrk(p, 'cps', o.warmupS.cps);
     }
     // What each ztunnel uses with no traffic at all (its 1 s capture verify loop, timers): part of the per-1,000-rps figure.
     const idle = await b.measure(() => sleep(3000));
@@ -437,7 +453,7 @@ async function main(): Promise<void> {
     const rounds: Record<PathName, PathRound>[] = [];
     for (let round = 0; round < o.rounds; round++) {
       const r = { direct: {}, ambit: {}, nginx: {} } as Record<PathName, PathRound>;
-      for (const [mi, metric] of metrics.entries()) {
+      for (const [mi, metric] of o.metrics.entries()) {
         const order = pathOrder(b.paths, round, mi);
         const cells: string[] = [];
         for (const p of order) {
@@ -480,6 +496,10 @@ async function main(): Promise<void> {
   }
 }
 
+function wrkErrors(w: WrkResult | undefined): number {
+  return w ? totalSocketErrors(w) + w.non2xx : 0;
+}
+
 function errs(w: WrkResult): string {
   const n = totalSocketErrors(w) + w.non2xx;
   return n ? ` (${n} errors)` : '';
@@ -493,30 +513,31 @@ function summarize(o: Options, rounds: readonly Record<PathName, PathRound>[], h
   const names: PathName[] = ['direct', 'ambit', 'nginx'];
   const table = names.map((n) => ({
     path: n,
-    rps: per((r) => r[n].rps!.requestsPerSec).median,
-    cps: per((r) => r[n].cps!.requestsPerSec).median,
-    p50: per((r) => r[n].latency!.latencyMs.p50).median,
-    p99: per((r) => r[n].latency!.latencyMs.p99).median,
-    bulk: per((r) => r[n].bulkGbps!).median,
-    errors: rounds.reduce((a, r) => a + totalSocketErrors(r[n].rps!) + r[n].rps!.non2xx + totalSocketErrors(r[n].cps!) + r[n].cps!.non2xx + r[n].latency!.errors, 0),
+    rps: per((r) => (r[n].rps?.requestsPerSec ?? NaN)).median,
+    cps: per((r) => (r[n].cps?.requestsPerSec ?? NaN)).median,
+    p50: per((r) => (r[n].latency?.latencyMs.p50 ?? NaN)).median,
+    p99: per((r) => (r[n].latency?.latencyMs.p99 ?? NaN)).median,
+    bulk: per((r) => (r[n].bulkGbps ?? NaN)).median,
+    errors: rounds.reduce((a, r) => a + wrkErrors(r[n].rps) + wrkErrors(r[n].cps) + (r[n].latency?.errors ?? 0), 0),
   }));
-  const rpsRatio = per((r) => r.ambit.rps!.requestsPerSec / r.nginx.rps!.requestsPerSec);
-  const cpsRatio = per((r) => r.ambit.cps!.requestsPerSec / r.nginx.cps!.requestsPerSec);
-  const bulkRatio = per((r) => r.ambit.bulkGbps! / r.nginx.bulkGbps!);
-  const addedP99 = per((r) => r.ambit.latency!.latencyMs.p99 - r.direct.latency!.latencyMs.p99);
-  const addedP50 = per((r) => r.ambit.latency!.latencyMs.p50 - r.direct.latency!.latencyMs.p50);
-  const nginxAddedP99 = per((r) => r.nginx.latency!.latencyMs.p99 - r.direct.latency!.latencyMs.p99);
+  const rpsRatio = per((r) => (r.ambit.rps?.requestsPerSec ?? NaN) / (r.nginx.rps?.requestsPerSec ?? NaN));
+  const cpsRatio = per((r) => (r.ambit.cps?.requestsPerSec ?? NaN) / (r.nginx.cps?.requestsPerSec ?? NaN));
+  const bulkRatio = per((r) => (r.ambit.bulkGbps ?? NaN) / (r.nginx.bulkGbps ?? NaN));
+  const addedP99 = per((r) => (r.ambit.latency?.latencyMs.p99 ?? NaN) - (r.direct.latency?.latencyMs.p99 ?? NaN));
+  const addedP50 = per((r) => (r.ambit.latency?.latencyMs.p50 ?? NaN) - (r.direct.latency?.latencyMs.p50 ?? NaN));
+  const nginxAddedP99 = per((r) => (r.nginx.latency?.latencyMs.p99 ?? NaN) - (r.direct.latency?.latencyMs.p99 ?? NaN));
   // vCPU per 1,000 rps: CPU seconds over the paced phase's load window, scaled to 1,000 rps.
   const vcpu = (label: string, path: PathName) => per((r) => {
-    const l = r[path].latency!;
+    const l = r[path].latency;
+    if (!l) return NaN;
     return (l.cpuS[label] ?? NaN) / l.durationS / (l.achievedRps / 1000);
   });
   const zt1 = vcpu('ztunnel-node1', 'ambit');
   const zt2 = vcpu('ztunnel-node2', 'ambit');
   const ngc = vcpu('nginx-client-worker', 'nginx');
   const ngs = vcpu('nginx-server-worker', 'nginx');
-  const usPerReq = (label: string, path: PathName) => per((r) => ((r[path].rps!.cpuS[label] ?? NaN) / r[path].rps!.requests) * 1e6);
-  const rssLatency = (label: string) => Math.max(...rounds.map((r) => r.ambit.latency!.rssMb[label] ?? NaN));
+  const usPerReq = (label: string, path: PathName) => per((r) => ((r[path].rps?.cpuS[label] ?? NaN) / (r[path].rps?.requests ?? NaN)) * 1e6);
+  const rssLatency = (label: string) => Math.max(...rounds.map((r) => r.ambit.latency?.rssMb[label] ?? NaN));
   const holdRss = Math.max(...Object.values(hold.rssMbOpen));
   const targets = [
     { name: 'request rate (wrk -c64) >= 80 % of the nginx pair', value: `${(rpsRatio.median * 100).toFixed(0)} % (rounds ${(rpsRatio.min * 100).toFixed(0)}-${(rpsRatio.max * 100).toFixed(0)} %)`, pass: rpsRatio.median >= 0.8 },

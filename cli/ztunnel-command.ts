@@ -94,8 +94,13 @@ export function registerZtunnelCommand(program: Command): void {
       if (o.capture) {
         const support = originalDstSupport();
         if (!support.ok) throw new Error(`capture needs SO_ORIGINAL_DST: ${support.reason} (or run with --no-capture)`);
-        const { CaptureRules } = await import('../ztunnel/capture/capture-rules.js');
-        const rules = new CaptureRules({ logger, onRepair: (r) => repairs.inc({ result: r.ok ? 'restored' : 'failed' }) });
+        const [{ CaptureRules }, { ShellCommandRunner }] = await Promise.all([
+          import('../ztunnel/capture/capture-rules.js'), import('../ztunnel/capture/shell-runner.js'),
+        ]);
+        // The 1 s verify loop's iptables-save through one long-lived shell: ~0.2 ms of ztunnel
+        // CPU per check instead of ~3 ms for forking ztunnel itself.
+        const runner = new ShellCommandRunner();
+        const rules = new CaptureRules({ logger, runner, onRepair: (r) => repairs.inc({ result: r.ok ? 'restored' : 'failed' }) });
         capture = {
           reconcile: async (ips) => {
             const r = await rules.reconcile(ips);
@@ -103,6 +108,7 @@ export function registerZtunnelCommand(program: Command): void {
           },
           remove: async () => {
             const r = await rules.remove();
+            runner.close();
             if (!r.ok) throw r.error;
           },
         };

@@ -35,7 +35,8 @@ export class ConnectionTelemetry {
   private readonly metrics: TcpMetrics;
   private readonly log: Logger;
   private readonly startedAt = Date.now();
-  private labels?: TrafficLabels;
+  /** The labels are built again at the end rather than kept: ~0.3 KB less per open connection. */
+  private opened = false;
   private finished = false;
 
   constructor(facts: ConnectionFacts, metrics: TcpMetrics, accessLog: Logger) {
@@ -59,18 +60,19 @@ export class ConnectionTelemetry {
   }
 
   open(): void {
-    if (this.labels || this.finished) return;
-    this.labels = this.labelsFor('-');
-    this.metrics.open(this.labels);
-    this.log.debug(this.fields(), 'connection opened');
+    if (this.opened || this.finished) return;
+    this.opened = true;
+    this.metrics.open(this.labelsFor('-'));
+    if (this.log.isLevelEnabled('debug')) this.log.debug(this.fields(), 'connection opened');
   }
 
   /** The established connection ended. `error` set means it ended badly (reset, policy change...). */
   end(bytes: { sent: number; received: number }, error?: string): void {
     if (this.finished) return;
     this.finished = true;
-    if (!this.labels) this.open();
-    this.metrics.close(this.labels!, bytes);
+    if (!this.opened) this.open();
+    this.metrics.close(this.labelsFor('-'), bytes);
+    if (!this.log.isLevelEnabled(error ? 'error' : 'info')) return;
     const fields = { ...this.fields(), bytes_sent: bytes.sent, bytes_recv: bytes.received, duration: `${Date.now() - this.startedAt}ms` };
     if (error) this.log.error({ ...fields, error }, 'connection complete');
     else this.log.info(fields, 'connection complete');
@@ -107,15 +109,16 @@ export class ConnectionTelemetry {
 /**
  * The established half of a connection: relays client and upstream, then releases the tracked
  * connection and records its end (`closedReason()` set means ztunnel closed it, e.g. policy).
+ * Returns at once; the end is recorded when the relay settles.
  */
-export async function relayTracked(
+export function relayTracked(
   ctx: { readonly connections: ConnectionManager },
   tracked: TrackedConnection,
   tel: ConnectionTelemetry,
   client: Socket,
   upstream: Duplex,
   closedReason: () => string | undefined,
-): Promise<void> {
+): void {
   if (client.destroyed) {
     ctx.connections.release(tracked);
     upstream.destroy();
@@ -123,7 +126,10 @@ export async function relayTracked(
     return;
   }
   tel.open();
-  const r = await relay(client, upstream);
-  ctx.connections.release(tracked);
-  tel.end({ sent: r.bytesBtoA, received: r.bytesAtoB }, closedReason() ?? (r.end === RelayEnd.Completed ? undefined : r.error?.message ?? r.end));
+  // No async function stays suspended for the connection's life (a generator and its promise
+  // chain per connection); the relay's settlement alone carries the rest.
+  void relay(client, upstream).then((r) => {
+    ctx.connections.release(tracked);
+    tel.end({ sent: r.bytesBtoA, received: r.bytesAtoB }, closedReason() ?? (r.end === RelayEnd.Completed ? undefined : r.error?.message ?? r.end));
+  });
 }

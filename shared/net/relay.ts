@@ -61,89 +61,151 @@ function reset(d: Duplex): void {
   }
 }
 
+/** The relay a duplex is part of, so one module-level listener per event serves every tunnel. */
+const kRelay = Symbol('ambit.relay');
+type Side = Duplex & { [kRelay]?: Relay | undefined };
+
+// Listeners shared by all relays (`this` is the emitting side): a relay of 10,000s of idle tunnels
+// would otherwise keep a dozen closures and their context per tunnel (~1 KB each).
+function onSideData(this: Side, chunk: Buffer): void {
+  const r = this[kRelay];
+  if (r) (this === r.a ? r.aToB : r.bToA).onData(chunk);
+}
+function onSideEnd(this: Side): void {
+  this[kRelay]?.sideEnded(this);
+}
+function onSideError(this: Side, err: Error): void {
+  this[kRelay]?.sideFailed(this, err);
+}
+function onSideClose(this: Side): void {
+  this[kRelay]?.sideClosed(this);
+}
+function onSideFinish(this: Side): void {
+  this[kRelay]?.checkComplete();
+}
+
 /**
  * Relays until both directions end or either side fails; resolves once, never rejects.
  * `a` and `b` must allow half-open (net sockets need `allowHalfOpen: true`).
  */
 export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<RelayResult> {
-  return new Promise((resolve) => {
-    let aEnded = false;
-    let bEnded = false;
-    let done = false;
-    // With a TCP socket on either side its own counters tell both directions, so nothing is
-    // counted per chunk on the hot path.
-    const socketA = plainSocket(a);
-    const socketB = socketA ? undefined : plainSocket(b);
-    const counted = !socketA && !socketB;
-    const aToB = new Direction(a, b, counted);
-    const bToA = new Direction(b, a, counted);
+  return new Promise((resolve) => new Relay(a, b, resolve).start(signal));
+}
 
-    const finish = (end: RelayEnd, error?: Error): void => {
-      if (done) return;
-      done = true;
-      let bytesAtoB = aToB.bytes;
-      let bytesBtoA = bToA.bytes;
-      if (socketA) {
-        bytesAtoB = socketA.bytesRead;
-        bytesBtoA = socketA.bytesWritten;
-      } else if (socketB) {
-        bytesAtoB = socketB.bytesWritten;
-        bytesBtoA = socketB.bytesRead;
-      }
-      aToB.stop();
-      bToA.stop();
-      a.off('end', onAEnd);
-      b.off('end', onBEnd);
-      a.off('error', onAError);
-      b.off('error', onBError);
-      a.off('close', onAClose);
-      b.off('close', onBClose);
-      signal?.removeEventListener('abort', onAbort);
+class Relay {
+  readonly a: Side;
+  readonly b: Side;
+  readonly aToB: Direction;
+  readonly bToA: Direction;
+  private readonly resolve: (r: RelayResult) => void;
+  // With a TCP socket on either side its own counters tell both directions, so nothing is
+  // counted per chunk on the hot path.
+  private readonly socketA: Socket | undefined;
+  private readonly socketB: Socket | undefined;
+  private aEnded = false;
+  private bEnded = false;
+  private done = false;
+  private signal: AbortSignal | undefined;
+  private onAbort: (() => void) | undefined;
+
+  constructor(a: Duplex, b: Duplex, resolve: (r: RelayResult) => void) {
+    this.a = a;
+    this.b = b;
+    this.resolve = resolve;
+    this.socketA = plainSocket(a);
+    this.socketB = this.socketA ? undefined : plainSocket(b);
+    const counted = !this.socketA && !this.socketB;
+    this.aToB = new Direction(a, b, counted);
+    this.bToA = new Direction(b, a, counted);
+  }
+
+  start(signal: AbortSignal | undefined): void {
+    const { a, b } = this;
+    a[kRelay] = this;
+    b[kRelay] = this;
+    a.on('end', onSideEnd);
+    b.on('end', onSideEnd);
+    a.on('error', onSideError);
+    b.on('error', onSideError);
+    a.on('close', onSideClose);
+    b.on('close', onSideClose);
+    if (signal) {
+      this.signal = signal;
+      this.onAbort = (): void => this.abort();
+      if (signal.aborted) return this.abort();
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+    this.aToB.start();
+    this.bToA.start();
+  }
+
+  sideEnded(side: Side): void {
+    const other = side === this.a ? this.b : this.a;
+    if (side === this.a) this.aEnded = true;
+    else this.bEnded = true;
+    other.once('finish', onSideFinish);
+    this.checkComplete();
+    // The end goes on to the other side (after the check, as when these were two listeners).
+    other.end();
+  }
+
+  checkComplete(): void {
+    const { a, b } = this;
+    // Each side is done when it has delivered its end and the other side has flushed its own.
+    if (this.aEnded && this.bEnded && a.writableFinished && b.writableFinished) {
+      this.finish(RelayEnd.Completed);
+      // An HTTP/2 stream that ended both ways closes by itself; destroying it would send a
+      // RST_STREAM, and nghttp2 punishes a peer's resets past 1000 with GOAWAY for the session.
+      if (!isHttp2Stream(a)) a.destroy();
+      if (!isHttp2Stream(b)) b.destroy();
+    }
+  }
+
+  sideFailed(side: Side, err?: Error): void {
+    if (this.done) return;
+    this.finish(sideEnd(side), err);
+    reset(side === this.a ? this.b : this.a);
+    side.destroy();
+  }
+
+  sideClosed(side: Side): void {
+    const ended = side === this.a ? this.aEnded : this.bEnded;
+    if (!(ended && side.writableFinished)) this.sideFailed(side);
+  }
+
+  private abort(): void {
+    if (this.done) return;
+    this.finish(RelayEnd.Aborted);
+    reset(this.a);
+    reset(this.b);
+  }
+
+  private finish(end: RelayEnd, error?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    const { a, b, aToB, bToA } = this;
+    let bytesAtoB = aToB.bytes;
+    let bytesBtoA = bToA.bytes;
+    if (this.socketA) {
+      bytesAtoB = this.socketA.bytesRead;
+      bytesBtoA = this.socketA.bytesWritten;
+    } else if (this.socketB) {
+      bytesAtoB = this.socketB.bytesWritten;
+      bytesBtoA = this.socketB.bytesRead;
+    }
+    aToB.stop();
+    bToA.stop();
+    for (const side of [a, b]) {
+      side.off('end', onSideEnd);
+      side.off('error', onSideError);
+      side.off('close', onSideClose);
+      side[kRelay] = undefined;
       // Keep a no-op error listener: late errors from a side being torn down must not crash.
-      a.on('error', ignore);
-      b.on('error', ignore);
-      resolve(error ? { end, bytesAtoB, bytesBtoA, error } : { end, bytesAtoB, bytesBtoA });
-    };
-    const checkComplete = (): void => {
-      // Each side is done when it has delivered its end and the other side has flushed its own.
-      if (aEnded && bEnded && a.writableFinished && b.writableFinished) {
-        finish(RelayEnd.Completed);
-        // An HTTP/2 stream that ended both ways closes by itself; destroying it would send a
-        // RST_STREAM, and nghttp2 punishes a peer's resets past 1000 with GOAWAY for the session.
-        if (!isHttp2Stream(a)) a.destroy();
-        if (!isHttp2Stream(b)) b.destroy();
-      }
-    };
-    const onAEnd = (): void => { aEnded = true; b.once('finish', checkComplete); checkComplete(); };
-    const onBEnd = (): void => { bEnded = true; a.once('finish', checkComplete); checkComplete(); };
-    const fail = (side: Duplex, end: RelayEnd) => (err?: Error): void => {
-      if (done) return;
-      finish(end, err);
-      reset(side === a ? b : a);
-      side.destroy();
-    };
-    const onAError = (err: Error): void => fail(a, sideEnd(a))(err);
-    const onBError = (err: Error): void => fail(b, sideEnd(b))(err);
-    const onAClose = (): void => { if (!(aEnded && a.writableFinished)) fail(a, sideEnd(a))(); };
-    const onBClose = (): void => { if (!(bEnded && b.writableFinished)) fail(b, sideEnd(b))(); };
-    const onAbort = (): void => {
-      if (done) return;
-      finish(RelayEnd.Aborted);
-      reset(a);
-      reset(b);
-    };
-
-    a.on('end', onAEnd);
-    b.on('end', onBEnd);
-    a.on('error', onAError);
-    b.on('error', onBError);
-    a.on('close', onAClose);
-    b.on('close', onBClose);
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    aToB.start();
-    bToA.start();
-  });
+      side.on('error', ignore);
+    }
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    this.resolve(error ? { end, bytesAtoB, bytesBtoA, error } : { end, bytesAtoB, bytesBtoA });
+  }
 }
 
 /**
@@ -159,6 +221,10 @@ class Direction {
   private readonly batch: boolean;
   private corked = false;
   private waiting = false;
+  // Made on first use: most tunnels never fill their destination or carry a large chunk, and
+  // each closure is kept for the tunnel's life (two directions per tunnel, 10,000s of tunnels).
+  private onDrain: (() => void) | undefined;
+  private flush: (() => void) | undefined;
 
   constructor(src: Duplex, dst: Duplex, count: boolean) {
     this.src = src;
@@ -168,48 +234,38 @@ class Direction {
   }
 
   start(): void {
-    this.src.on('data', this.onData);
-    this.src.once('end', this.onEnd);
+    this.src.on('data', onSideData);
     // tunnelToHbone() pauses the socket until the CONNECT is answered; a listener alone does not
     // resume a stream that was paused explicitly.
     this.src.resume();
   }
 
   stop(): void {
-    this.src.off('data', this.onData);
-    this.src.off('end', this.onEnd);
-    this.dst.off('drain', this.onDrain);
+    this.src.off('data', onSideData);
+    if (this.onDrain) this.dst.off('drain', this.onDrain);
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     if (this.count) this.bytes += chunk.length;
     const dst = this.dst;
     if (this.batch && !this.corked && chunk.length >= batchMinBytes) {
       this.corked = true;
       dst.cork();
-      setImmediate(this.flush);
+      setImmediate(this.flush ??= (): void => {
+        this.corked = false;
+        if (!this.dst.destroyed) this.dst.uncork();
+      });
     }
     // write() returning false means `dst` reached its highWaterMark and will emit 'drain' once empty.
     if (!dst.write(chunk) && !this.waiting && dst.writableLength >= maxQueuedBytes) {
       this.waiting = true;
       this.src.pause();
-      dst.once('drain', this.onDrain);
+      dst.once('drain', this.onDrain ??= (): void => {
+        this.waiting = false;
+        this.src.resume();
+      });
     }
-  };
-
-  private readonly onDrain = (): void => {
-    this.waiting = false;
-    this.src.resume();
-  };
-
-  private readonly flush = (): void => {
-    this.corked = false;
-    if (!this.dst.destroyed) this.dst.uncork();
-  };
-
-  private readonly onEnd = (): void => {
-    this.dst.end();
-  };
+  }
 }
 
 function plainSocket(d: Duplex): Socket | undefined {

@@ -78,8 +78,10 @@ export class HboneInbound {
       tel.fail('-', 'authority does not match the original destination');
       return { status: 400, reason: 'authority_mismatch' };
     }
-    const abort = new AbortController();
-    req.signal.addEventListener('abort', () => abort.abort(), { once: true });
+    // Needed only while connecting to the pod; dropped after so none is kept per open connection.
+    let abort: AbortController | undefined = new AbortController();
+    const onClientAbort = (): void => abort?.abort();
+    req.signal.addEventListener('abort', onClientAbort, { once: true });
     let upstream: Socket | undefined;
     let closedReason: string | undefined;
     // Registered before the policy check, so a policy change can never fall in between.
@@ -93,7 +95,7 @@ export class HboneInbound {
       ...(dstWorkload ? { workloadUid: dstWorkload.uid } : {}),
       close: (reason) => {
         closedReason = reason;
-        abort.abort();
+        abort?.abort();
         if (upstream && !upstream.destroyed) upstream.resetAndDestroy();
       },
     });
@@ -108,6 +110,8 @@ export class HboneInbound {
     logDryRun(ctx, check.decision.dryRun, formatHboneAuthority(target));
     try {
       upstream = await connectTcp({ host: target.ip, port: target.port, timeoutMs: ctx.connectTimeoutMs, signal: abort.signal });
+      abort = undefined;
+      req.signal.removeEventListener('abort', onClientAbort);
     } catch (err) {
       ctx.connections.release(tracked);
       if (closedReason) {

@@ -46,7 +46,8 @@ export class PlaintextInbound {
     }, ctx.metrics, ctx.accessLog);
     let upstream: Socket | undefined;
     let closedReason: string | undefined;
-    const abort = new AbortController();
+    // Needed only while connecting; dropped after so none is kept per open connection.
+    let abort: AbortController | undefined = new AbortController();
     const tracked = ctx.connections.register({
       direction: 'inbound_plaintext',
       src,
@@ -56,7 +57,7 @@ export class PlaintextInbound {
       ...(dstWorkload ? { workloadUid: dstWorkload.uid } : {}),
       close: (reason) => {
         closedReason = reason;
-        abort.abort();
+        abort?.abort();
         if (!socket.destroyed) socket.resetAndDestroy();
         if (upstream && !upstream.destroyed) upstream.resetAndDestroy();
       },
@@ -73,12 +74,13 @@ export class PlaintextInbound {
     logDryRun(ctx, check.decision.dryRun, `${dst.ip}:${dst.port}`);
     try {
       upstream = await connectTcp({ host: dst.ip, port: dst.port, timeoutMs: ctx.connectTimeoutMs, signal: abort.signal });
+      abort = undefined;
     } catch (err) {
       ctx.connections.release(tracked);
       tel.fail(closedReason ? 'DENY' : 'CONNECT', closedReason ?? `upstream connect failed: ${(err as Error).message}`);
       if (!socket.destroyed) socket.resetAndDestroy();
       return;
     }
-    await relayTracked(ctx, tracked, tel, socket, upstream, () => closedReason);
+    relayTracked(ctx, tracked, tel, socket, upstream, () => closedReason);
   }
 }

@@ -80,7 +80,10 @@ export class Outbound {
     }
     let upstream: Socket | ClientHttp2Stream | undefined;
     let closedReason: string | undefined;
-    const abort = new AbortController();
+    // Only a passthrough connect takes an abort signal; an HBONE CONNECT has its own deadline in
+    // the pool, and a close() meanwhile is acted on once it settles. Without a signal the pool
+    // skips its own AbortController, and none is kept for the connection's life (~0.7 KB each).
+    let abort: AbortController | undefined;
     const tracked = ctx.connections.register({
       direction: 'outbound',
       src,
@@ -90,18 +93,19 @@ export class Outbound {
       ...(source ? { peer: identityOf(source) } : {}),
       close: (reason) => {
         closedReason = reason;
-        abort.abort();
+        abort?.abort();
         if (!socket.destroyed) socket.resetAndDestroy();
         if (upstream && !upstream.destroyed) upstream.destroy();
       },
     });
     try {
       if (plan.kind === 'passthrough') {
+        abort = new AbortController();
         upstream = await connectTcp({ host: plan.target.host, port: plan.target.port, timeoutMs: ctx.connectTimeoutMs, signal: abort.signal });
       } else {
         const cert = await ctx.certs.get(identityOf(source!));
         const hop = this.opts.mapNextHop ? this.opts.mapNextHop(plan.nextHop) : plan.nextHop;
-        upstream = await this.pool.connect({
+        const stream = await this.pool.connect({
           source: cert,
           expectedIdentities: plan.expectedIdentities,
           nextHop: hop,
@@ -112,9 +116,13 @@ export class Outbound {
             ...(plan.service ? { serviceHostname: plan.service.hostname } : {}),
             baggage: { namespace: source!.namespace, workloadName: workloadName(source!), serviceName: source!.canonicalName, serviceVersion: source!.canonicalRevision },
           }),
-          signal: abort.signal,
           timeoutMs: ctx.connectTimeoutMs,
         });
+        if (closedReason !== undefined) {
+          stream.destroy();
+          throw new Error(closedReason);
+        }
+        upstream = stream;
       }
     } catch (err) {
       ctx.connections.release(tracked);
@@ -123,6 +131,7 @@ export class Outbound {
       if (!socket.destroyed) socket.resetAndDestroy();
       return;
     }
-    await relayTracked(ctx, tracked, tel, socket, upstream, () => closedReason);
+    abort = undefined;
+    relayTracked(ctx, tracked, tel, socket, upstream, () => closedReason);
   }
 }
