@@ -2,11 +2,12 @@
 //   --control-plane HOST:PORT  the config stream + CA of `ambit controlplane` (TLS, verified by
 //                              --root-cert and the control plane's SPIFFE identity), with a token
 //   --config FILE|DIR          a local YAML (watched) and a local CA directory (--ca-dir), no control plane
+// (cli/proxy-source.ts, shared with `ambit waypoint`)
 // Capture rules (iptables in this network namespace) are installed unless --no-capture.
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createLogger } from '../shared/log.js';
 import { parseDuration, parseHostPort } from './duration.js';
+import { openProxySource } from './proxy-source.js';
 
 interface ZtunnelFlags {
   node?: string;
@@ -49,44 +50,15 @@ export function registerZtunnelCommand(program: Command): void {
     .action(async (o: ZtunnelFlags) => {
       const logger = createLogger({ level: o.logLevel, name: 'ztunnel' });
       if (!o.node) throw new Error('--node (or NODE_NAME) is required');
-      if (!o.config === !o.controlPlane) throw new Error('give exactly one of --control-plane and --config');
       const drainMs = parseDuration(o.drain);
       const [{ Ztunnel }, { ZtunnelState, configClientSource, configStoreSource }, { kernelOriginalDst, originalDstSupport }] = await Promise.all([
         import('../ztunnel/ztunnel.js'),
         import('../ztunnel/state.js'),
         import('../shared/net/orig-dst.js'),
       ]);
-      let state: InstanceType<typeof ZtunnelState>;
-      let fetchCertificate: ConstructorParameters<typeof Ztunnel>[0]['fetchCertificate'];
-      if (o.config) {
-        if (!o.caDir) throw new Error('--config needs --ca-dir (a CA made by `ambit ca init`) to sign this node\'s certificates');
-        const [{ ConfigStore }, { FileSource }, { CertificateAuthority }] = await Promise.all([
-          import('../shared/config/config-store.js'), import('../shared/config/file-source.js'), import('../shared/identity/ca.js'),
-        ]);
-        const ca = await CertificateAuthority.loadFromDir(o.caDir, o.trustDomain);
-        const store = new ConfigStore({ trustDomain: o.trustDomain });
-        const files = new FileSource({ path: o.config, store, logger });
-        await files.start();
-        for (const e of store.errors) logger.warn({ error: e }, 'config error');
-        state = new ZtunnelState(configStoreSource(store, () => files.close()));
-        fetchCertificate = (id) => ca.issue(id);
-      } else {
-        if (!o.rootCert) throw new Error('--control-plane needs --root-cert to verify the control plane');
-        if (!o.tokenFile) throw new Error('--control-plane needs --token-file for the CA');
-        const [{ ConfigClient }, { CaClient }, { controlPlaneChannelCredentials, controlPlaneIdentity }] = await Promise.all([
-          import('../shared/xds/config-client.js'), import('../shared/xds/ca-client.js'), import('../shared/xds/credentials.js'),
-        ]);
-        const roots = readFileSync(o.rootCert, 'utf8');
-        const credentials = controlPlaneChannelCredentials(roots, [controlPlaneIdentity(o.trustDomain)]);
-        const tokenFile = o.tokenFile;
-        // Read per request: projected service-account tokens are rotated on disk by the kubelet.
-        const token = (): string => readFileSync(tokenFile, 'utf8').trim();
-        const client = new ConfigClient({ address: o.controlPlane!, credentials, node: o.node, kind: 'ztunnel', logger });
-        const ca = new CaClient({ address: o.controlPlane!, credentials, token });
-        client.start();
-        state = new ZtunnelState(configClientSource(client));
-        fetchCertificate = (id, signal) => ca.fetch(id, signal);
-      }
+      const source = await openProxySource(o, { kind: 'ztunnel', node: o.node }, logger);
+      const state = new ZtunnelState(source.kind === 'local' ? configStoreSource(source.store, source.close) : configClientSource(source.client));
+      const fetchCertificate = source.fetchCertificate;
       const { Counter, Registry } = await import('prom-client');
       const registry = new Registry();
       const repairs = new Counter({ name: 'ambit_capture_repairs_total', help: 'Times the capture rules were found changed underneath ztunnel, by result', labelNames: ['result'], registers: [registry] });

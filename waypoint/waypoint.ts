@@ -3,9 +3,10 @@
 // the HBONE pool and the HTTP upstream over it, the request handler, Istio's HTTP and TCP
 // metrics, readiness/metrics/admin, and the SIGTERM drain. Everything is passed in; tests run it
 // in one process beside ztunnels.
-import net from 'node:net';
+import type net from 'node:net';
 import { Registry } from 'prom-client';
 import { HbonePool } from '../shared/hbone/pool.js';
+import { listenTcp } from '../shared/net/listen-tcp.js';
 import { HboneServerStats } from '../shared/hbone/server-stats.js';
 import { CertStore, type CertificateFetcher } from '../shared/identity/cert-store.js';
 import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
@@ -161,21 +162,18 @@ export class Waypoint {
     );
   }
 
-  private listen(addr: ListenAddress): Promise<number> {
+  private async listen(addr: ListenAddress): Promise<number> {
     // A FIN on the HBONE transport means the peer is gone (streams half-close inside HTTP/2).
-    const server = net.createServer({ allowHalfOpen: false }, (socket) => {
-      if (this.draining) return void socket.destroy();
-      this.inbound.accept(socket);
+    const l = await listenTcp(addr, {
+      allowHalfOpen: false,
+      logger: this.log,
+      onSocket: (socket) => {
+        if (this.draining) return void socket.destroy();
+        this.inbound.accept(socket);
+      },
     });
-    server.on('error', (err: NodeJS.ErrnoException) => this.log.error({ err: err.message, code: err.code, listen: addr }, 'listener error'));
-    this.listeners.push(server);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: addr.host, port: addr.port, backlog: 4096 }, () => {
-        server.off('error', reject);
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
+    this.listeners.push(l.server);
+    return l.port;
   }
 
   /** SIGTERM: stop accepting, let requests in flight finish up to `deadlineMs`, then close. */

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { Registry } from 'prom-client';
 import { HbonePool } from '../shared/hbone/pool.js';
+import { listenTcp } from '../shared/net/listen-tcp.js';
 import { HboneServerStats } from '../shared/hbone/server-stats.js';
 import { CertStore, type CertificateFetcher } from '../shared/identity/cert-store.js';
 import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
@@ -156,23 +157,17 @@ export class Ztunnel {
     return [...this.pending];
   }
 
-  private listen(addr: ListenAddress, onSocket: (s: net.Socket) => void, allowHalfOpen: boolean): Promise<number> {
-    const server = net.createServer({ allowHalfOpen }, (socket) => {
-      if (this.draining) return void socket.destroy();
-      onSocket(socket);
+  private async listen(addr: ListenAddress, onSocket: (s: net.Socket) => void, allowHalfOpen: boolean): Promise<number> {
+    const l = await listenTcp(addr, {
+      allowHalfOpen,
+      logger: this.log,
+      onSocket: (socket) => {
+        if (this.draining) return void socket.destroy();
+        onSocket(socket);
+      },
     });
-    // EMFILE/ENFILE on accept: log and keep the listener (libuv retries once descriptors free up).
-    server.on('error', (err: NodeJS.ErrnoException) => this.log.error({ err: err.message, code: err.code, listen: addr }, 'listener error'));
-    server.maxConnections = 100_000;
-    this.listeners.push(server);
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      server.listen({ host: addr.host, port: addr.port, backlog: 4096 }, () => {
-        server.off('error', onError);
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
+    this.listeners.push(l.server);
+    return l.port;
   }
 
   private onStateChange(view: StateView, change: StateChange): void {

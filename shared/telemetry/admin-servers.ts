@@ -6,10 +6,9 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import type { ListenAddress } from '../net/listen-tcp.js';
+
+export type { ListenAddress };
 
 export interface AdminOptions {
   readonly metrics?: ListenAddress;
