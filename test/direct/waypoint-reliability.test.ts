@@ -167,3 +167,33 @@ describe('waypoint down (direct tier, reliability case 29)', () => {
     }
   });
 });
+
+describe('waypoint SIGTERM drain (direct tier)', () => {
+  let cluster: DirectCluster;
+  let echoes: EchoBackend[];
+  const m = waypointMesh('127.84');
+
+  before(async () => {
+    cluster = await DirectCluster.start(m.nodes, m.yaml);
+    echoes = [await startEcho('echo-v1', m.ips.v1, 8080), await startEcho('echo-v2', m.ips.v2, 8080)];
+  });
+
+  after(async () => {
+    await Promise.all((echoes ?? []).map((e) => e.close()));
+    await cluster?.close();
+  });
+
+  it('lets a request in flight finish within the drain deadline, then stops accepting', async () => {
+    const wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, m.ips.waypoint);
+    for (const e of echoes) e.behave({ delayMs: 400 });
+    const inFlight = httpOver(cluster.connectFrom('node-1', m.ips.client, { ip: m.vip, port: 80 }), { path: '/slow-during-drain' });
+    await new Promise((r) => setTimeout(r, 150));
+    const stopped = wp.waypoint.shutdown(3_000);
+    const r = await inFlight;
+    assert.equal(r.status, 200, 'the request in flight completed');
+    await stopped;
+    for (const e of echoes) e.behave({});
+    await assert.rejects(httpOver(cluster.connectFrom('node-1', m.ips.client, { ip: m.vip, port: 80 }), { path: '/after-drain', timeoutMs: 3_000 }), 'no waypoint: refused');
+    assert.equal(wp.logs.find('waypoint stopped').length, 1);
+  });
+});
