@@ -21,6 +21,8 @@ export interface ForwardPlan {
   readonly headers: HeaderList;
   readonly timeoutMs?: number;
   readonly perTryTimeoutMs?: number;
+  /** DestinationRule connectionPool.http.maxRequestsPerConnection (0/absent: no limit). */
+  readonly maxRequestsPerConnection?: number;
   readonly retry?: {
     /** Retries after the first attempt. */
     readonly attempts: number;
@@ -69,7 +71,7 @@ export interface AttemptResult {
 
 /** One protocol's way to make an attempt (HTTP/1.1 or HTTP/2 inside an HBONE tunnel). */
 export interface AttemptRunner {
-  attempt(ep: Endpoint, req: { readonly method: string; readonly path: string; readonly headers: HeaderList }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult>;
+  attempt(ep: Endpoint, req: { readonly method: string; readonly path: string; readonly headers: HeaderList; readonly maxRequestsPerConnection?: number }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult>;
 }
 
 export interface Downstream {

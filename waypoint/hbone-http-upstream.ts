@@ -58,6 +58,8 @@ class TunnelAgent extends http.Agent {
 export class HboneHttpUpstream implements AttemptRunner {
   private readonly opts: HboneHttpUpstreamOptions;
   private readonly agents = new Map<string, TunnelAgent>();
+  /** Requests carried per tunnel, for maxRequestsPerConnection. */
+  private readonly served = new WeakMap<Duplex, number>();
 
   constructor(opts: HboneHttpUpstreamOptions) {
     this.opts = opts;
@@ -81,8 +83,12 @@ export class HboneHttpUpstream implements AttemptRunner {
     });
   }
 
-  /** One HTTP/1.1 attempt: resolves when the response head arrived (body not read) or it failed. */
-  attempt(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult> {
+  /**
+   * One HTTP/1.1 attempt: resolves when the response head arrived (body not read) or it failed.
+   * `maxRequestsPerConnection` (DestinationRule connectionPool): a tunnel that has carried that many
+   * requests is closed once its last response ends, as Envoy does.
+   */
+  attempt(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList; readonly maxRequestsPerConnection?: number }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult> {
     return new Promise((resolve) => {
       const raw: string[] = [];
       for (const [n, v] of r.headers) raw.push(n, v);
@@ -107,7 +113,14 @@ export class HboneHttpUpstream implements AttemptRunner {
         done({ outcome: { kind: 'reset' } });
       };
       aborted.addEventListener('abort', onAbort, { once: true });
-      req.once('socket', () => (connected = true));
+      req.once('socket', (socket: Duplex) => {
+        connected = true;
+        const limit = r.maxRequestsPerConnection;
+        if (!limit) return;
+        const n = (this.served.get(socket) ?? 0) + 1;
+        this.served.set(socket, n);
+        if (n >= limit) req.shouldKeepAlive = false; // node:http sends `connection: close` and drops it after the response
+      });
       req.on('error', () => done({ outcome: { kind: connected ? 'reset' : 'connect-failure' } }));
       req.once('response', (res: IncomingMessage) => {
         if (settled) return void res.resume();

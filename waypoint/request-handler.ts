@@ -164,6 +164,7 @@ export class RequestHandler {
       headers,
       ...(plan?.timeoutMs ? { timeoutMs: plan.timeoutMs } : {}),
       ...(plan?.perTryTimeoutMs ? { perTryTimeoutMs: plan.perTryTimeoutMs } : {}),
+      ...(backend.trafficPolicy?.connectionPool?.http?.maxRequestsPerConnection ? { maxRequestsPerConnection: backend.trafficPolicy.connectionPool.http.maxRequestsPerConnection } : {}),
       ...(retry && retry.attempts > 0 ? { retry: this.selector.retryPolicy(retry) } : {}),
       ...(fault ? { fault } : {}),
       pick: (avoid) => this.selector.pick(this.opts.state.current.index, backend, avoid, head, tunnel.clientIp),

@@ -52,6 +52,21 @@ describe('waypoint traffic (direct tier)', () => {
     assert.ok(wp.waypoint.upstream.openTunnels() <= 4, `tunnels: ${wp.waypoint.upstream.openTunnels()}`);
   });
 
+  it('closes an upstream tunnel after DestinationRule maxRequestsPerConnection requests', async () => {
+    const dr = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: echo, namespace: demo}\nspec: {host: echo, trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 1}}}}\n';
+    cluster.apply(`${mesh.yaml}---\n${dr}`);
+    try {
+      const inbound = () => cluster.node('node-2').logs.lines.filter((l) => l['msg'] === 'connection complete' && String(l['src.identity'] ?? '').endsWith('/sa/echo-istio-waypoint')).length;
+      await new Promise((r) => setTimeout(r, 50));
+      const before = inbound();
+      for (let i = 0; i < 6; i++) assert.equal((await get('/one-per-tunnel')).status, 200);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(inbound() - before, 6, 'each request had a tunnel of its own, closed after its response');
+    } finally {
+      cluster.apply(mesh.yaml);
+    }
+  });
+
   it('reports Istio HTTP metrics with reporter waypoint and the client and destination identities', async () => {
     await get('/metrics-check');
     const text = (await httpGet(wp.waypoint.admin.ports.metrics!, '/metrics')).body;
