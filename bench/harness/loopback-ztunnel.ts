@@ -9,7 +9,7 @@
 //   listener's own address.
 // Prints one line `{"ready":true,"outbound":[ports]}` once ready; stops on SIGTERM/SIGINT.
 // Usage: node loopback-ztunnel.js --node NAME --config FILE --ca-dir DIR
-//        [--outbound PORT=IP:PORT ...] [--inbound-ip IP ...] [--log-level warn]
+//        [--outbound PORT=IP:PORT ...] [--inbound-ip IP ...] [--admin-ip IP] [--log-level warn]
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openProxySource } from '../../cli/proxy-source.js';
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
       'ca-dir': { type: 'string' },
       outbound: { type: 'string', multiple: true, default: [] },
       'inbound-ip': { type: 'string', multiple: true, default: [] },
+      'admin-ip': { type: 'string', default: '127.0.0.1' },
       'trust-domain': { type: 'string', default: 'cluster.local' },
       'log-level': { type: 'string', default: 'warn' },
     },
@@ -55,7 +56,9 @@ async function main(): Promise<void> {
   }
   const source = await openProxySource({ config: values.config, caDir: values['ca-dir'], trustDomain: values['trust-domain'] }, { kind: 'ztunnel', node: values.node }, logger);
   if (source.kind !== 'local') throw new Error('expected a local config source');
-  const loopback = { host: '127.0.0.1', port: 0 };
+  // Metrics, readiness and admin on their own address: an ephemeral port taken on 127.0.0.1 could be
+  // one the benchmark has just picked for another listener.
+  const loopback = { host: values['admin-ip'], port: 0 };
   const ztunnel = new Ztunnel({
     node: values.node,
     trustDomain: values['trust-domain'],

@@ -98,7 +98,7 @@ export async function startWaypointTopology(o: WaypointTopologyOptions): Promise
   if (ca.code !== 0) throw new Error(`ambit ca init failed (${ca.code}): ${ca.stderr}`);
 
   const body = bodyOf(o.bodyBytes);
-  const [backendPort, l7Port, outEcho, outPlain, readyPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]) as [number, number, number, number, number];
+  const [backendPort, l7Port, outEcho, outPlain] = await Promise.all([freePort(), freePort(), freePort(), freePort()]) as [number, number, number, number];
   const backend = await startNginx(o.group, 'nginx-backend', dir('nginx-backend'), buildHttpBackendConfig({
     prefix: dir('nginx-backend'), body,
     listen: [{ host: '127.0.0.1', port: backendPort }, { host: mesh.ips.echo, port: 8080 }, { host: mesh.ips.plain, port: 8080 }],
@@ -107,16 +107,16 @@ export async function startWaypointTopology(o: WaypointTopologyOptions): Promise
     prefix: dir('nginx-l7'), listen: { host: '127.0.0.1', port: l7Port }, upstream: { host: '127.0.0.1', port: backendPort }, keepalive: 128,
   }));
   const source = ['--config', meshFile, '--ca-dir', dir('ca')];
-  const node1 = startZtunnel(o.group, 'ztunnel-node-1', [...source, '--node', 'node-1', '--outbound', `${outEcho}=${mesh.vips.echo}:80`, '--outbound', `${outPlain}=${mesh.vips.plain}:80`]);
-  const node2 = startZtunnel(o.group, 'ztunnel-node-2', [...source, '--node', 'node-2', '--inbound-ip', mesh.ips.echo, '--inbound-ip', mesh.ips.plain]);
+  const node1 = startZtunnel(o.group, 'ztunnel-node-1', [...source, '--node', 'node-1', '--outbound', `${outEcho}=${mesh.vips.echo}:80`, '--outbound', `${outPlain}=${mesh.vips.plain}:80`, '--admin-ip', `127.${o.subnet}.1.1`]);
+  const node2 = startZtunnel(o.group, 'ztunnel-node-2', [...source, '--node', 'node-2', '--inbound-ip', mesh.ips.echo, '--inbound-ip', mesh.ips.plain, '--admin-ip', `127.${o.subnet}.2.1`]);
   const nodeArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
   const waypoint = o.group.start('waypoint', process.execPath, [...nodeArgs, cli, 'waypoint', '--gateway', 'bench/echo', ...source,
-    '--listen', `${mesh.ips.waypoint}:15008`, '--metrics', '127.0.0.1:0', '--readiness', `127.0.0.1:${readyPort}`, '--admin', '127.0.0.1:0',
+    '--listen', `${mesh.ips.waypoint}:15008`, '--metrics', `${mesh.ips.waypoint}:15020`, '--readiness', `${mesh.ips.waypoint}:15021`, '--admin', `${mesh.ips.waypoint}:15000`,
     '--drain', '0s', '--log-level', 'warn']);
   await Promise.all([
     waitForPort(backendPort, 15_000, backend), waitForPort(l7Port, 15_000, l7),
     waitForPort(outEcho, 15_000, node1), waitForPort(outPlain, 15_000, node1),
-    waitForReady(readyPort, 15_000, waypoint),
+    waitForReady(mesh.ips.waypoint, 15021, 15_000, waypoint),
   ]);
   // node-2 listens on pod addresses only: its readiness is that the backend answers through it.
   const tracked = (label: string, p: { pid: number }): TrackedProcess => ({ label, pid: p.pid });
@@ -129,6 +129,11 @@ export async function startWaypointTopology(o: WaypointTopologyOptions): Promise
   ];
   for (const p of [tracked('backend-worker', { pid: await workerOf(backend) }), z1, z2, wp, ...paths[3]!.proxies]) o.sampler.track(p);
   for (const p of paths) await expectBody(p, body, 15_000);
+  // The waypoint path really crosses the waypoint: it counted the request (reporter waypoint).
+  const metrics = await get(15020, '/metrics', mesh.ips.waypoint);
+  if (!/^istio_requests_total\{[^}]*reporter="waypoint"[^}]*response_code="200"[^}]*\} [1-9]/m.test(metrics.body)) {
+    throw new Error(`the waypoint's metrics show no 200 response: ${metrics.status} ${metrics.body.slice(0, 300)}`);
+  }
   return { paths, waypoint: wp, body };
 }
 
@@ -158,25 +163,25 @@ async function workerOf(master: ManagedProcess): Promise<number> {
   }
 }
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
+function get(port: number, path: string, host = '127.0.0.1'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 5000 }, (res) => {
+    const req = http.get({ host, port, path, agent: false, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { body += d; });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`GET 127.0.0.1:${port}${path} timed out`)));
+    req.on('timeout', () => req.destroy(new Error(`GET ${host}:${port}${path} timed out`)));
     req.on('error', reject);
   });
 }
 
-async function waitForReady(port: number, timeoutMs: number, proc: ManagedProcess): Promise<void> {
+async function waitForReady(host: string, port: number, timeoutMs: number, proc: ManagedProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.hasExited()) throw new Error(`${proc.label} exited before it was ready (see ${proc.logPath})`);
-    const r = await get(port, '/healthz/ready').catch(() => undefined);
+    const r = await get(port, '/healthz/ready', host).catch(() => undefined);
     if (r?.status === 200) return;
     if (Date.now() > deadline) throw new Error(`${proc.label} not ready after ${timeoutMs} ms (see ${proc.logPath})`);
     await new Promise((res) => setTimeout(res, 100));
