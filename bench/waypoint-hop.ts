@@ -13,6 +13,8 @@
 // round). Other work on the machine is measured per phase and reported.
 // Usage: npm run bench:waypoint [-- --quick] [--rounds N] [--passes N] [--duration S] [--paced-s S]
 //        [--rate N] [--paced-connections N] [--nice N] [--cpu-prof DIR] [--out DIR] [--keep-temp]
+//        [--ambit-cli PATH] [--baseline-cli PATH] (a second waypoint from another build, path
+//        `waypoint-base`, measured in the same rounds: the A/B of a waypoint change)
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +44,8 @@ interface Options {
   readonly outDir: string;
   readonly cpuProfDir?: string;
   readonly keepTemp: boolean;
+  readonly ambitCli?: string;
+  readonly baselineCli?: string;
 }
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -66,6 +70,8 @@ function readOptions(argv: string[]): Options {
       out: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'keep-temp': { type: 'boolean', default: false },
+      'ambit-cli': { type: 'string' },
+      'baseline-cli': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -89,6 +95,8 @@ function readOptions(argv: string[]): Options {
     outDir,
     ...(values['cpu-prof'] !== undefined ? { cpuProfDir: values['cpu-prof'] || join(outDir, 'profiles') } : {}),
     keepTemp: values['keep-temp'] === true,
+    ...(values['ambit-cli'] !== undefined ? { ambitCli: values['ambit-cli'] } : {}),
+    ...(values['baseline-cli'] !== undefined ? { baselineCli: values['baseline-cli'] } : {}),
   };
 }
 
@@ -168,12 +176,16 @@ async function runRound(b: Bench, round: number): Promise<WaypointRound> {
     }
   }
   const rps = await Promise.all(order.map((p) => rpsSample(b, p, passes.get(p.name)!)));
-  const wp = b.topology.paths.find((p) => p.name === WaypointPath.Waypoint)!;
-  const l7 = b.topology.paths.find((p) => p.name === WaypointPath.NginxL7)!;
-  const pacedOrder = round % 2 === 0 ? [wp, l7] : [l7, wp];
+  // The fixed-rate phases: each L7 proxy, in an order that reverses every other round.
+  const l7Proxy = new Map([
+    [WaypointPath.Waypoint, b.topology.waypoint],
+    [WaypointPath.NginxL7, b.topology.paths.find((p) => p.name === WaypointPath.NginxL7)!.proxies[0]!],
+    ...(b.topology.waypointBase ? [[WaypointPath.WaypointBase, b.topology.waypointBase] as const] : []),
+  ] as [string, { label: string; pid: number }][]);
+  const pacedPaths = b.topology.paths.filter((p) => l7Proxy.has(p.name));
   const paced: PacedSample[] = [];
-  for (const p of pacedOrder) {
-    const proc = p.name === WaypointPath.Waypoint ? b.topology.waypoint : p.proxies[0]!;
+  for (const p of round % 2 === 0 ? pacedPaths : [...pacedPaths].reverse()) {
+    const proc = l7Proxy.get(p.name)!;
     paced.push(await pacedSample(b, p, proc.label, proc.pid));
   }
   return { round: round + 1, order: order.map((p) => p.name), rps, paced };
@@ -189,14 +201,20 @@ function progress(r: WaypointRound): string {
 
 async function runBench(o: Options, group: ProcessGroup, sampler: ProcSampler, workDir: string): Promise<void> {
   const out = (s: string): boolean => process.stdout.write(s);
-  const estimateS = 5 + 3 * (o.warmupS + 0.2) + o.rounds * (4 * o.passes * (o.durationS + 0.2 + settleMs / 1000) + 2 * (o.pacedS + 0.5));
+  const nPaths = o.baselineCli ? 5 : 4;
+  const estimateS = 5 + (nPaths - 1) * (o.warmupS + 0.2) + o.rounds * (nPaths * o.passes * (o.durationS + 0.2 + settleMs / 1000) + (nPaths - 2) * (o.pacedS + 0.5));
   out(`ambit waypoint hop benchmark: ${o.mode}, ${o.rounds} rounds x ${o.passes} pass(es), ${o.durationS} s per wrk pass at ${o.connections} connections, `
     + `${o.pacedS} s at ${o.rate} rps on ${o.pacedConnections} connections per paced phase, ${bodyBytes}-byte responses, nice ${o.nice} (about ${Math.round(estimateS)} s)\n`);
   const busyBefore = await machineBusyFraction(1000);
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   out(`machine: ${os.availableParallelism()} x ${os.cpus()[0]?.model ?? '?'}, node ${process.version}; load average ${load}; ${Math.round(busyBefore * 100)} % busy before the run\n`);
   if (o.cpuProfDir) await mkdir(o.cpuProfDir, { recursive: true });
-  const topology = await startWaypointTopology({ workDir, group, sampler, subnet, bodyBytes, ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}) });
+  const topology = await startWaypointTopology({
+    workDir, group, sampler, subnet, bodyBytes,
+    ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
+    ...(o.ambitCli ? { ambitCli: o.ambitCli } : {}),
+    ...(o.baselineCli ? { baselineCli: o.baselineCli } : {}),
+  });
   sampler.start(100);
   const b: Bench = { o, group, sampler, topology };
   out(`warm-up: ${o.warmupS} s of wrk -c${o.connections} per proxied path\n`);
@@ -219,7 +237,7 @@ async function runBench(o: Options, group: ProcessGroup, sampler: ProcSampler, w
   const machine = { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model, node: process.version, loadAverageAtStart: load, busyBeforeRun: round3(busyBefore) };
   await writeFile(file, `${JSON.stringify({ benchmark: 'waypoint-hop', version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), commit: gitCommit(repoRoot), machine, settings, summary, memory, paths: topology.paths, rounds }, null, 2)}\n`);
   out(`\nresults: ${file}\n`);
-  if (o.cpuProfDir) out(`cpu profile (written when the waypoint exits): ${o.cpuProfDir}; summarize with node dist/bench/cpu-profile-summary.js ${o.cpuProfDir}/*.cpuprofile\n`);
+  if (o.cpuProfDir) out(`cpu profiles (written when the waypoints exit): ${o.cpuProfDir}; summarize with node dist/bench/cpu-profile-summary.js ${o.cpuProfDir}/*.cpuprofile\n`);
 }
 
 async function main(): Promise<void> {

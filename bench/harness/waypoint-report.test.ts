@@ -31,6 +31,17 @@ describe('waypoint benchmark summary', () => {
     assert.equal(s.paths.find((p) => p.path === 'waypoint')!.cpuUsPerReq['waypoint'], 100);
   });
 
+  it('adds the A/B ratio against a baseline waypoint when that path was measured', () => {
+    const withBase = (n: number, w: number, b: number): WaypointRound => {
+      const r = round(n, w, 10_000, paced(0.6, 1000, 100));
+      return { ...r, rps: [...r.rps, rps('waypoint-base', b)] };
+    };
+    const s = buildWaypointSummary([withBase(1, 3000, 2000), withBase(2, 3000, 3000)], ['direct', 'ztunnels', 'waypoint', 'nginx-l7', 'waypoint-base'], proxies);
+    assert.deepEqual(s.ratios['waypoint / waypoint-base (A/B)']!.perRound, [1.5, 1]);
+    const without = buildWaypointSummary([round(1, 3000, 10_000, paced(0.6, 1000, 100))], ['direct', 'ztunnels', 'waypoint', 'nginx-l7'], proxies);
+    assert.equal(without.ratios['waypoint / waypoint-base (A/B)'], undefined);
+  });
+
   it('fails the CPU and RSS targets when the waypoint needs more than 0.5 vCPU or 120 MB at 1,000 rps', () => {
     const rounds = [round(1, 3000, 10_000, paced(1.2, 1000, 130)), round(2, 3000, 10_000, paced(1.4, 1000, 125)), round(3, 3000, 10_000, paced(0.8, 1000, 110))];
     const s = buildWaypointSummary(rounds, ['direct', 'ztunnels', 'waypoint', 'nginx-l7'], proxies);

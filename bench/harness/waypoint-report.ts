@@ -110,11 +110,12 @@ export function buildWaypointSummary(rounds: readonly WaypointRound[], pathNames
     const y = sample(r, b);
     return x && y && y.rps > 0 ? x.rps / y.rps : NaN;
   }));
-  const ratios = {
+  const ratios: Record<string, Spread> = {
     'waypoint / nginx-l7': ratio('waypoint', 'nginx-l7'),
     'waypoint / ztunnels': ratio('waypoint', 'ztunnels'),
     'ztunnels / direct': ratio('ztunnels', 'direct'),
     'nginx-l7 / direct': ratio('nginx-l7', 'direct'),
+    ...(pathNames.includes('waypoint-base') ? { 'waypoint / waypoint-base (A/B)': ratio('waypoint', 'waypoint-base') } : {}),
   };
   const pacedPaths = [...new Set(rounds.flatMap((r) => r.paced.map((p) => p.path)))];
   const pacedOf = (path: string): PacedSample[] => rounds.flatMap((r) => r.paced.filter((p) => p.path === path));
@@ -132,7 +133,7 @@ export function buildWaypointSummary(rounds: readonly WaypointRound[], pathNames
   });
   const wp = pacedOf('waypoint');
   const targets = [
-    target('rps@64 waypoint / nginx-l7', ratios['waypoint / nginx-l7'].perRound, '>=', Targets.rpsVsNginx, 'x'),
+    target('rps@64 waypoint / nginx-l7', ratios['waypoint / nginx-l7']!.perRound, '>=', Targets.rpsVsNginx, 'x'),
     target('waypoint vCPU per 1,000 rps', wp.map((p) => vcpuPer1k(p.cpuS, p.wallS, p.achievedRps)), '<=', Targets.vcpuPer1k, 'vCPU'),
     target('waypoint RSS at 1,000 rps', wp.map((p) => p.rssMb), '<=', Targets.rssMb, 'MB'),
   ];
@@ -157,17 +158,17 @@ export function formatWaypointReport(s: WaypointSummary, rounds: readonly Waypoi
   const paced = table(['paced 1,000 rps', 'process', 'achieved rps', 'p50 ms', 'p99 ms', 'vCPU per 1k rps', 'RSS MB'],
     s.paced.map((p) => [p.path, p.process, fmt(p.achievedRps, 0), fmt(p.p50Ms, 2), fmt(p.p99Ms, 2),
       `${fmt(p.vcpuPer1k.median, 3)} [${fmt(p.vcpuPer1k.min, 2)}-${fmt(p.vcpuPer1k.max, 2)}]`, `${fmt(p.rssMb.median, 1)} [${fmt(p.rssMb.min, 0)}-${fmt(p.rssMb.max, 0)}]`]));
-  const perRound = table(['round', 'order', 'W/N', 'W rps', 'N rps', 'Z rps', 'D rps', 'W vCPU/1k', 'W RSS MB', 'bg cores'],
+  const perRound = table(['round', 'order', 'W/N', 'W rps', 'N rps', 'Z rps', 'D rps', 'B rps', 'W vCPU/1k', 'W RSS MB', 'bg cores'],
     rounds.map((r) => {
       const rps = (p: string): number => r.rps.find((x) => x.path === p)?.rps ?? NaN;
       const w = r.paced.find((p) => p.path === 'waypoint');
       const bg = Math.max(...r.rps.map((x) => x.backgroundCores), ...r.paced.map((x) => x.backgroundCores));
-      return [String(r.round), r.order.map((p) => p[0]!.toUpperCase()).join(''), fmt(rps('waypoint') / rps('nginx-l7'), 2), fmt(rps('waypoint'), 0), fmt(rps('nginx-l7'), 0),
-        fmt(rps('ztunnels'), 0), fmt(rps('direct'), 0), w ? fmt(vcpuPer1k(w.cpuS, w.wallS, w.achievedRps), 3) : '-', w ? fmt(w.rssMb, 1) : '-', fmt(bg, 2)];
+      return [String(r.round), r.order.map((p) => (p === 'waypoint-base' ? 'B' : p[0]!.toUpperCase())).join(''), fmt(rps('waypoint') / rps('nginx-l7'), 2), fmt(rps('waypoint'), 0), fmt(rps('nginx-l7'), 0),
+        fmt(rps('ztunnels'), 0), fmt(rps('direct'), 0), fmt(rps('waypoint-base'), 0), w ? fmt(vcpuPer1k(w.cpuS, w.wallS, w.achievedRps), 3) : '-', w ? fmt(w.rssMb, 1) : '-', fmt(bg, 2)];
     }));
   const targets = table(['target (PASS/FAIL by the median of rounds)', 'median', 'min-max', 'rounds ok', 'target', 'result'],
     s.targets.map((t) => [t.name, `${fmt(t.value.median, 3)} ${t.unit}`, `${fmt(t.value.min, 2)}-${fmt(t.value.max, 2)}`, `${t.roundsOk}/${t.value.perRound.length}`, `${t.op} ${t.limit} ${t.unit}`, t.pass ? 'PASS' : 'FAIL']));
   return [paths, '(medians of rounds; p50/p99 from wrk --latency at 64 connections)', '', ratios, '', paced, '', perRound,
-    '(order: D direct, Z ztunnels, W waypoint, N nginx-l7)', '', targets,
+    '(order: D direct, Z ztunnels, W waypoint, N nginx-l7, B waypoint-base)', '', targets,
     `other work on the machine: median ${fmt(s.background.median, 2)} cores, max ${fmt(s.background.max, 2)} cores per phase`].join('\n');
 }

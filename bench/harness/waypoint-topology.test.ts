@@ -15,6 +15,15 @@ describe('waypoint benchmark mesh', () => {
     assert.equal(byName.get('client')?.addresses[0], '127.0.0.1');
   });
 
+  it('adds a second waypointed account for an A/B run only when asked', () => {
+    const store = new ConfigStore({ trustDomain: 'cluster.local' });
+    store.update((r) => void r.applyText('mesh.yaml', buildBenchMesh(213, { baseline: true }).yaml));
+    assert.deepEqual(store.errors, []);
+    const echo2 = store.model.workloads.find((w) => w.name === 'echo2-1');
+    assert.equal(echo2?.waypoint?.identity.serviceAccount, 'echo2-istio-waypoint');
+    assert.ok(!buildBenchMesh(213).yaml.includes('echo2'));
+  });
+
   it('makes a body of exactly the size asked for', () => {
     assert.equal(bodyOf(1024).length, 1024);
     assert.equal(bodyOf(1).length, 1);
