@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as h2c, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { RequestHead } from '../shared/http/request-head.js';
+import { ClientGone } from './client-gone.js';
 import type { Downstream } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
 
@@ -26,13 +27,13 @@ export function http1Request(req: IncomingMessage, res: ServerResponse): Request
     if (!hopByHop.has(name)) headers.push([name, raw[i + 1]!]);
   }
   const head: RequestHead = { method: req.method ?? '', path: req.url ?? '', authority: req.headers.host ?? '', headers: headers.map(([n, v]) => [n, v] as const) };
-  const aborted = new AbortController();
+  const aborted = new ClientGone();
   res.once('close', () => {
     if (!res.writableFinished) aborted.abort();
   });
   const down: Downstream = {
     body: req,
-    aborted: aborted.signal,
+    aborted,
     reply(status, body, extra = []) {
       if (res.headersSent) {
         res.destroy();
@@ -86,13 +87,13 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
   }
   const authority = (h[':authority'] as string | undefined) ?? (h['host'] as string | undefined) ?? '';
   const head: RequestHead = { method: (h[':method'] as string | undefined) ?? '', path: (h[':path'] as string | undefined) ?? '', authority, headers: headers.map(([n, v]) => [n, v] as const) };
-  const aborted = new AbortController();
+  const aborted = new ClientGone();
   stream.once('close', () => {
     if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR || !stream.writableFinished) aborted.abort();
   });
   const down: Downstream = {
     body: stream,
-    aborted: aborted.signal,
+    aborted,
     reply(status, body, extra = []) {
       if (stream.headersSent || stream.destroyed) {
         if (!stream.destroyed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);

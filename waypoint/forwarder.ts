@@ -11,6 +11,7 @@ import type { HeaderList } from './trace-headers.js';
 
 export type { AttemptOutcome } from './upstream/retry-policy.js';
 import type { AttemptOutcome } from './upstream/retry-policy.js';
+import type { AbortLike } from './client-gone.js';
 
 export type Admission = { readonly ok: true; release(): void } | { readonly ok: false };
 
@@ -71,7 +72,7 @@ export interface AttemptResult {
 
 /** One protocol's way to make an attempt (HTTP/1.1 or HTTP/2 inside an HBONE tunnel). */
 export interface AttemptRunner {
-  attempt(ep: Endpoint, req: { readonly method: string; readonly path: string; readonly headers: HeaderList; readonly maxRequestsPerConnection?: number }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult>;
+  attempt(ep: Endpoint, req: { readonly method: string; readonly path: string; readonly headers: HeaderList; readonly maxRequestsPerConnection?: number }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult>;
 }
 
 export interface Downstream {
@@ -80,11 +81,11 @@ export interface Downstream {
   reply(status: number, body: string, headers?: HeaderList): number;
   /** Sends the upstream response head, streams its body and trailers; resolves with body bytes sent. */
   relay(status: number, headers: HeaderList, response: UpstreamResponse): Promise<number>;
-  readonly aborted: AbortSignal;
+  readonly aborted: AbortLike;
 }
 
 const retryBufferBytes = 1024 * 1024;
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+const sleep = (ms: number, signal: AbortLike): Promise<void> =>
   new Promise((resolve) => {
     if (ms <= 0 || signal.aborted) return resolve();
     const t = setTimeout(done, ms);

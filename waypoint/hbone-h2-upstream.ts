@@ -10,6 +10,7 @@ import { StreamAdapter } from '../shared/net/stream-adapter.js';
 import type { AttemptResult, AttemptRunner } from './forwarder.js';
 import { HboneHttpUpstream, type Endpoint } from './hbone-http-upstream.js';
 import type { HeaderList } from './trace-headers.js';
+import type { AbortLike } from './client-gone.js';
 
 export interface HboneH2UpstreamOptions {
   readonly pool: HbonePool;
@@ -40,7 +41,7 @@ export class HboneH2Upstream implements AttemptRunner {
     this.opts = opts;
   }
 
-  attempt(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult> {
+  attempt(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult> {
     return new Promise((resolve) => {
       let settled = false;
       let cancel: () => void = () => undefined;

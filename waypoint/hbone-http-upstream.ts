@@ -13,6 +13,7 @@ import { StreamAdapter } from '../shared/net/stream-adapter.js';
 import { responseHeaderList, type AttemptResult, type AttemptRunner } from './forwarder.js';
 import type { AttemptOutcome } from './upstream/retry-policy.js';
 import type { HeaderList } from './trace-headers.js';
+import type { AbortLike } from './client-gone.js';
 
 export interface Endpoint {
   readonly workload: Workload;
@@ -88,7 +89,7 @@ export class HboneHttpUpstream implements AttemptRunner {
    * `maxRequestsPerConnection` (DestinationRule connectionPool): a tunnel that has carried that many
    * requests is closed once its last response ends, as Envoy does.
    */
-  attempt(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList; readonly maxRequestsPerConnection?: number }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortSignal): Promise<AttemptResult> {
+  attempt(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList; readonly maxRequestsPerConnection?: number }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult> {
     return new Promise((resolve) => {
       const raw: string[] = [];
       for (const [n, v] of r.headers) raw.push(n, v);

@@ -35,9 +35,22 @@ export interface RequestHandlerOptions {
 }
 
 const makeRequestId = hyperid({ urlSafe: true });
+// Span and trace ids from a pooled random buffer: a randomBytes() call per id was ~4 % of the
+// waypoint's CPU (bench/README.md, waypoint profile).
+let pool = Buffer.alloc(0);
+let at = 0;
+function randomHex(bytes: number): string {
+  if (at + bytes > pool.length) {
+    pool = randomBytes(4096);
+    at = 0;
+  }
+  const hex = pool.toString('hex', at, at + bytes);
+  at += bytes;
+  return hex;
+}
 const traceIds: TraceIds = {
-  spanId: () => randomBytes(8).toString('hex'),
-  traceId: () => randomBytes(16).toString('hex'),
+  spanId: () => randomHex(8),
+  traceId: () => randomHex(16),
   requestId: () => makeRequestId(),
 };
 
