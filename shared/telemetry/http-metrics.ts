@@ -1,8 +1,10 @@
 // Istio's HTTP metrics (facts §7.1, "Waypoint (Envoy) metrics"): istio_requests_total,
 // istio_request_duration_milliseconds (Envoy's default buckets), istio_request_bytes and
 // istio_response_bytes, with the TCP labels plus response_code, grpc_response_status and
-// request_protocol (http/grpc). One HttpMetrics per process, on the registry it is given.
-import { Counter, Histogram, type Registry } from 'prom-client';
+// request_protocol (http/grpc). Counted in our own series and exposed through the registry it is
+// given: prom-client re-hashes ~25 labels on every observe() (even through a label child), which
+// the waypoint's profile showed at ~5 % of its CPU; here a request costs a map lookup.
+import type { Registry } from 'prom-client';
 import { trafficLabelNames, type TrafficLabels } from './tcp-metrics.js';
 
 export const httpLabelNames = [...trafficLabelNames, 'response_code', 'grpc_response_status'] as const;
@@ -28,38 +30,84 @@ export interface RequestRecord {
   readonly responseBytes: number;
 }
 
-interface Series {
-  inc(): void;
-  observe(durationMs: number, requestBytes: number, responseBytes: number): void;
+class Histogram {
+  /** Per-bucket (not cumulative) counts; the last slot is +Inf. */
+  readonly counts: number[];
+  readonly bounds: readonly number[];
+  sum = 0;
+  constructor(bounds: readonly number[]) {
+    this.bounds = bounds;
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+  observe(v: number): void {
+    let i = 0;
+    while (i < this.bounds.length && v > this.bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += v;
+  }
 }
 
-/** Distinct label sets kept resolved; past this the cache starts over (label churn stays bounded). */
-const maxCachedSeries = 10_000;
+interface Series {
+  readonly labels: HttpLabels;
+  count: number;
+  readonly duration: Histogram;
+  readonly requestBytes: Histogram;
+  readonly responseBytes: Histogram;
+}
+
+type Value = { readonly value: number; readonly labels: Record<string, string | number>; readonly metricName?: string };
+
+/** A metric object prom-client's Registry can render (the shape its own metrics have). */
+function exposed(name: string, help: string, type: 'counter' | 'histogram', values: () => Value[]): Parameters<Registry['registerMetric']>[0] {
+  return {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
+    reset: () => undefined,
+  } as unknown as Parameters<Registry['registerMetric']>[0];
+}
+
+function histogramValues(name: string, all: Iterable<Series>, pick: (s: Series) => Histogram): Value[] {
+  const out: Value[] = [];
+  for (const s of all) {
+    const h = pick(s);
+    let cumulative = 0;
+    h.bounds.forEach((b, i) => {
+      cumulative += h.counts[i]!;
+      out.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: b }, value: cumulative });
+    });
+    cumulative += h.counts[h.bounds.length]!;
+    out.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: cumulative });
+    out.push({ metricName: `${name}_sum`, labels: s.labels, value: h.sum });
+    out.push({ metricName: `${name}_count`, labels: s.labels, value: cumulative });
+  }
+  return out;
+}
 
 export class HttpMetrics {
+  /** Every series, by its full label set (kept for the process's life, as Prometheus expects). */
   private readonly series = new Map<string, Series>();
-  private readonly requests: Counter<string>;
-  private readonly duration: Histogram<string>;
-  private readonly requestBytes: Histogram<string>;
-  private readonly responseBytes: Histogram<string>;
+  /** Short keys (parties + outcome) → series; cleared when the parties' labels may change. */
+  private readonly byKey = new Map<string, Series>();
 
   constructor(registry: Registry) {
-    const labelNames = [...httpLabelNames];
-    this.requests = new Counter({ name: 'istio_requests_total', help: 'Total number of requests handled by the proxy', labelNames, registers: [registry] });
-    this.duration = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration in milliseconds', labelNames, buckets: durationBucketsMs, registers: [registry] });
-    this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'Request body size in bytes', labelNames, buckets: sizeBuckets, registers: [registry] });
-    this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Response body size in bytes', labelNames, buckets: sizeBuckets, registers: [registry] });
+    const all = () => this.series.values();
+    registry.registerMetric(exposed('istio_requests_total', 'Total number of requests handled by the proxy', 'counter', () => [...all()].map((s) => ({ labels: s.labels, value: s.count }))));
+    registry.registerMetric(exposed('istio_request_duration_milliseconds', 'Request duration in milliseconds', 'histogram', () => histogramValues('istio_request_duration_milliseconds', all(), (s) => s.duration)));
+    registry.registerMetric(exposed('istio_request_bytes', 'Request body size in bytes', 'histogram', () => histogramValues('istio_request_bytes', all(), (s) => s.requestBytes)));
+    registry.registerMetric(exposed('istio_response_bytes', 'Response body size in bytes', 'histogram', () => histogramValues('istio_response_bytes', all(), (s) => s.responseBytes)));
   }
 
-  /** Forgets resolved label sets (call when the workloads behind the keys may have changed). */
+  /** Forgets the short keys (call when the workloads behind them may have changed); counts stay. */
   clearCache(): void {
-    this.series.clear();
+    this.byKey.clear();
   }
 
   record(r: RequestRecord): void {
-    // prom-client hashes a label object on every call (sorting 25 names): resolve each label set once.
     const key = r.trafficKey === undefined ? undefined : `${r.trafficKey}|${r.protocol}|${r.flags}|${r.responseCode}|${r.grpcStatus ?? ''}`;
-    let s = key === undefined ? undefined : this.series.get(key);
+    let s = key === undefined ? undefined : this.byKey.get(key);
     if (!s) {
       const labels: HttpLabels = {
         ...r.traffic,
@@ -68,24 +116,20 @@ export class HttpMetrics {
         response_code: String(r.responseCode),
         grpc_response_status: r.grpcStatus ?? '',
       };
-      const count = this.requests.labels(labels);
-      const duration = this.duration.labels(labels);
-      const reqBytes = this.requestBytes.labels(labels);
-      const resBytes = this.responseBytes.labels(labels);
-      s = {
-        inc: () => count.inc(),
-        observe: (d, q, p) => {
-          duration.observe(d);
-          reqBytes.observe(q);
-          resBytes.observe(p);
-        },
-      };
+      const full = JSON.stringify(labels);
+      s = this.series.get(full);
+      if (!s) {
+        s = { labels, count: 0, duration: new Histogram(durationBucketsMs), requestBytes: new Histogram(sizeBuckets), responseBytes: new Histogram(sizeBuckets) };
+        this.series.set(full, s);
+      }
       if (key !== undefined) {
-        if (this.series.size >= maxCachedSeries) this.series.clear();
-        this.series.set(key, s);
+        if (this.byKey.size >= 10_000) this.byKey.clear();
+        this.byKey.set(key, s);
       }
     }
-    s.inc();
-    s.observe(r.durationMs, r.requestBytes, r.responseBytes);
+    s.count++;
+    s.duration.observe(r.durationMs);
+    s.requestBytes.observe(r.requestBytes);
+    s.responseBytes.observe(r.responseBytes);
   }
 }
