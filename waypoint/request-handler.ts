@@ -17,6 +17,7 @@ import { defaultBackend, type Authn, type Backend, type L7Config, type RoutePlan
 import { applyHeaderOps, isEmptyHeaderOps } from './route/header-ops.js';
 import type { PlanBackend } from './route/route-plan.js';
 import type { ModelIndex } from '../shared/config/model-index.js';
+import { normalizePath } from '../shared/authz/normalize-path.js';
 import { checkRequestHead } from '../shared/http/check-request-head.js';
 import type { WaypointState } from './state.js';
 import { propagateTrace, type HeaderList, type TraceIds } from './trace-headers.js';
@@ -114,6 +115,11 @@ export class RequestHandler {
     });
     const bad = checkRequestHead(head);
     if (!bad.ok) return local(400, 'Bad Request', { reason: bad.reason, flags: ['DPE'] });
+    // Route and forward on the normalized path, as Envoy does with Istio's BASE normalization, so
+    // routing, authorization and the backend all see the same path.
+    const normalized = normalizePath(head.path);
+    if ('error' in normalized) return local(400, 'Bad Request', { reason: normalized.error, flags: ['DPE'] });
+    const routed = normalized.path + normalized.query === head.path ? head : { ...head, path: normalized.path + normalized.query };
     const l7 = this.opts.state.current.compiled;
     const dest = tunnel.destination;
     const pending = l7.authenticate(dest, head);
@@ -138,8 +144,8 @@ export class RequestHandler {
       req.headers.length = 0;
       req.headers.push(...kept, ...ops.set.map(([n, v]) => [n, v] as [string, string]));
     }
-    const plan = l7.route(dest, head, tunnel.peer.namespace, this.opts.random);
-    return this.execute(plan, req, tunnel, ops.path);
+    const plan = l7.route(dest, routed, tunnel.peer.namespace, this.opts.random);
+    return this.execute(plan, req, tunnel, ops.path ?? (routed === head ? undefined : routed.path));
   }
 
   private async execute(plan: RoutePlan | undefined, req: RequestContext, tunnel: TunnelContext, authnPath?: string): Promise<Outcome> {

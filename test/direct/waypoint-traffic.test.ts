@@ -47,6 +47,12 @@ describe('waypoint traffic (direct tier)', () => {
     assert.ok(inbound.length > 0 || cluster.node('node-2').logs.lines.some((l) => String(l['src.identity'] ?? '').endsWith('/sa/echo-istio-waypoint')), 'destination ztunnel logged the waypoint identity');
   });
 
+  it('routes and forwards the normalized path (dot segments, merged slashes, unreserved escapes), query kept', async () => {
+    const r = await get('/a/../b//c/%7Euser?x=/../y');
+    assert.equal(r.status, 200);
+    assert.equal(r.echo?.path, '/b/c/~user?x=/../y');
+  });
+
   it('reuses upstream tunnels across requests (HTTP keep-alive inside HBONE)', async () => {
     for (let i = 0; i < 10; i++) assert.equal((await get('/reuse')).status, 200);
     assert.ok(wp.waypoint.upstream.openTunnels() <= 4, `tunnels: ${wp.waypoint.upstream.openTunnels()}`);
