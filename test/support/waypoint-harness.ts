@@ -6,6 +6,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
+import type { ConfigError } from '../../shared/config/config-error.js';
 import { CertificateAuthority } from '../../shared/identity/ca.js';
 import { createLogger } from '../../shared/log.js';
 import type { L7Config } from '../../waypoint/l7-config.js';
@@ -119,13 +120,16 @@ export interface WaypointUnderTest {
   readonly waypoint: Waypoint;
   readonly logs: LogCapture;
   readonly registry: Registry;
+  /** Every batch of warnings the waypoint's L7 compiler reported (the route compilers' ConfigErrors). */
+  readonly warnings: ConfigError[];
 }
 
 /** Starts a Waypoint for Gateway `namespace/name` bound to `ip:15008`, fed by the cluster's store. */
 export async function startWaypoint(cluster: DirectCluster, gateway: { namespace: string; name: string }, ip: string, opts: { random?: () => number; ca?: CertificateAuthority; headersTimeoutMs?: number; idleTimeoutMs?: number } = {}): Promise<WaypointUnderTest> {
   const logs = new LogCapture();
   const registry = new Registry();
-  const state = new WaypointState<L7Config>(configStoreSource(cluster.store), l7Compiler({ gateway }));
+  const warnings: ConfigError[] = [];
+  const state = new WaypointState<L7Config>(configStoreSource(cluster.store), l7Compiler({ gateway }, (w) => warnings.push(...w)));
   const waypoint = new Waypoint({
     gateway: `${gateway.namespace}/${gateway.name}`,
     identity: { trustDomain, namespace: gateway.namespace, serviceAccount: `${gateway.name}-istio-waypoint` },
@@ -141,7 +145,7 @@ export async function startWaypoint(cluster: DirectCluster, gateway: { namespace
   });
   await waypoint.start();
   await waypoint.ready(10_000);
-  return { waypoint, logs, registry };
+  return { waypoint, logs, registry, warnings };
 }
 
 /**
