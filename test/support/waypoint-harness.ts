@@ -6,6 +6,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
+import type { ConfigError } from '../../shared/config/config-error.js';
 import { CertificateAuthority } from '../../shared/identity/ca.js';
 import { createLogger } from '../../shared/log.js';
 import type { JwksFetcher } from '../../waypoint/filters/jwt/jwks-fetcher.js';
@@ -120,6 +121,8 @@ export interface WaypointUnderTest {
   readonly waypoint: Waypoint;
   readonly logs: LogCapture;
   readonly registry: Registry;
+  /** Every batch of warnings the waypoint's L7 compiler reported (the route compilers' ConfigErrors). */
+  readonly warnings: ConfigError[];
 }
 
 /**
@@ -129,7 +132,8 @@ export interface WaypointUnderTest {
 export async function startWaypoint(cluster: DirectCluster, gateway: { namespace: string; name: string }, ip: string, opts: { random?: () => number; ca?: CertificateAuthority; headersTimeoutMs?: number; idleTimeoutMs?: number; jwksFetcher?: JwksFetcher } = {}): Promise<WaypointUnderTest> {
   const logs = new LogCapture();
   const registry = new Registry();
-  const state = new WaypointState<L7Config>(configStoreSource(cluster.store), l7Compiler({ gateway, ...(opts.jwksFetcher ? { jwksFetcher: opts.jwksFetcher } : {}) }));
+  const warnings: ConfigError[] = [];
+  const state = new WaypointState<L7Config>(configStoreSource(cluster.store), l7Compiler({ gateway, ...(opts.jwksFetcher ? { jwksFetcher: opts.jwksFetcher } : {}) }, (w) => warnings.push(...w)));
   const waypoint = new Waypoint({
     gateway: `${gateway.namespace}/${gateway.name}`,
     identity: { trustDomain, namespace: gateway.namespace, serviceAccount: `${gateway.name}-istio-waypoint` },
@@ -145,7 +149,7 @@ export async function startWaypoint(cluster: DirectCluster, gateway: { namespace
   });
   await waypoint.start();
   await waypoint.ready(10_000);
-  return { waypoint, logs, registry };
+  return { waypoint, logs, registry, warnings };
 }
 
 /**
