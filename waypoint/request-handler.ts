@@ -36,6 +36,8 @@ export interface RequestHandlerOptions {
 }
 
 const makeRequestId = hyperid({ urlSafe: true });
+/** A mirrored request whose body grows past this is dropped (the real one goes on). */
+const mirrorBodyLimitBytes = 1024 * 1024;
 // Span and trace ids from a pooled random buffer: a randomBytes() call per id was ~4 % of the
 // waypoint's CPU (bench/README.md, waypoint profile).
 let pool = Buffer.alloc(0);
@@ -168,13 +170,13 @@ export class RequestHandler {
     const path = plan?.rewrite?.path ?? authnPath ?? head.path;
     for (const m of plan?.mirrors ?? []) {
       const mb = this.backendOf(m, dest);
-      if (mb) this.mirror(mb, head.method, path, headers, index);
+      if (mb) this.mirror(mb, head.method, path, headers, index, down.body);
     }
     const retry = plan?.retry;
     const abort = plan?.fault?.abort;
     const fault = plan?.fault ? {
       ...(plan.fault.delayMs ? { delayMs: plan.fault.delayMs } : {}),
-      ...(abort ? { abort: 'httpStatus' in abort ? { httpStatus: abort.httpStatus } : { grpcStatus: Number(abort.grpcStatus) } } : {}),
+      ...(abort ? { abort: 'httpStatus' in abort ? { httpStatus: abort.httpStatus } : { grpcStatus: grpcStatusCode(abort.grpcStatus) } } : {}),
     } : undefined;
     const responseOps = plan?.responseHeaderOps;
     const fplan: ForwardPlan = {
@@ -208,8 +210,11 @@ export class RequestHandler {
     return { service, port, ...(b.subset ? { subset: b.subset } : {}), ...(b.labels ? { labels: b.labels } : {}), ...(b.trafficPolicy ? { trafficPolicy: b.trafficPolicy } : {}) };
   }
 
-  /** Fire-and-forget copy (Envoy's shadow): `-shadow` host, no body, response discarded. */
-  private mirror(backend: Backend, method: string, path: string, headers: HeaderList, index: ModelIndex): void {
+  /**
+   * Fire-and-forget copy (Envoy's shadow): `-shadow` host, the request body teed as it arrives (up
+   * to 1 MiB, else the copy is dropped), the response discarded. Never delays the real request.
+   */
+  private mirror(backend: Backend, method: string, path: string, headers: HeaderList, index: ModelIndex, body: NodeJS.ReadableStream): void {
     const picked = this.selector.pick(index, backend, new Set(), undefined);
     if ('none' in picked) return;
     const copy: string[] = [];
@@ -217,7 +222,29 @@ export class RequestHandler {
     const req = this.opts.upstream.request(picked.endpoint, { method, path, headers: copy });
     req.on('error', () => undefined);
     req.on('response', (res) => res.resume());
-    req.end();
+    let sent = 0;
+    const onData = (c: Buffer): void => {
+      sent += c.length;
+      if (sent > mirrorBodyLimitBytes) {
+        stop();
+        req.destroy();
+      } else {
+        req.write(c);
+      }
+    };
+    const onEnd = (): void => {
+      stop();
+      req.end();
+    };
+    const stop = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+    };
+    // Explicitly paused first: the listener must not start the body flowing before the real
+    // request's pipe is attached (it would lose those bytes); the copy sees what the real one reads.
+    body.pause();
+    body.on('data', onData);
+    body.once('end', onEnd);
   }
 
   private record(tunnel: TunnelContext, req: RequestContext, o: Outcome, durationMs: number, requestId: string): void {
@@ -269,6 +296,18 @@ export class RequestHandler {
     if (o.status >= 500) this.opts.accessLog.error(line, 'request');
     else this.opts.accessLog.info(line, 'request');
   }
+}
+
+/** gRPC's canonical status codes (grpc/doc/statuscodes.md); Istio's fault.abort.grpcStatus names one. */
+const grpcCodes: Readonly<Record<string, number>> = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+};
+
+/** A status name (`UNAVAILABLE`) or number (`14`) as its code; unknown names are UNKNOWN (2). */
+export function grpcStatusCode(status: string): number {
+  if (/^\d+$/.test(status)) return Number(status);
+  return grpcCodes[status.toUpperCase()] ?? 2;
 }
 
 function setHost(headers: HeaderList, authority: string): void {

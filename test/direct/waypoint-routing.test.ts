@@ -215,10 +215,9 @@ describe('routing at the waypoint (direct tier)', () => {
       assert.match(String(copy.headers['host']), /^filters\.demo\.svc\.cluster\.local-shadow(:80)?$/, 'Envoy marks the copy with a -shadow host');
     });
 
-    // Reproduce: POST /mirror/body with an 11-byte body on Service filters → the client gets 200 from
-    // echo-v1, but echo-v2 never sees a complete request: the copy keeps Content-Length: 11 and is
-    // ended without a body (request-handler.ts mirror(): "no body").
-    it('mirrors the request body along with the method', { todo: 'the mirror copy keeps Content-Length but carries no body, so the mirror backend never gets a complete request' }, async () => {
+    // Regression: the copy kept Content-Length but was ended without its body, so the mirror
+    // backend never got a complete request.
+    it('mirrors the request body along with the method', async () => {
       const r = await send('filters', '/mirror/body', { method: 'POST', body: 'payload-123' });
       assert.equal(r.echo?.body, 'payload-123');
       await eventually(() => assert.ok(echoes[1]!.requests.some((q) => q.path === '/mirror/body'), 'echo-v2 got the copy'), 3_000);

@@ -208,9 +208,8 @@ describe('traffic policy at the waypoint (direct tier)', () => {
       assert.match(String(line?.['response_flags']), /FI/);
     });
 
-    // Reproduce: VirtualService fault.abort.grpcStatus: UNAVAILABLE, gRPC POST → 200 with grpc-status "NaN"
-    // (request-handler.ts passes Number("UNAVAILABLE") to the forwarder).
-    it('aborts a gRPC call with grpcStatus: HTTP 200 with grpc-status 14', { todo: 'grpc-status is "NaN": the status name is turned into a number with Number()' }, async () => {
+    // Regression: the status name (UNAVAILABLE) was turned into a number with Number(): grpc-status NaN.
+    it('aborts a gRPC call with grpcStatus: HTTP 200 with grpc-status 14', async () => {
       const socket = cluster.connectFrom('node-1', mesh.ips.client, { ip: `10.96.89.${vips.grpc}`, port: 9090 });
       const session = http2.connect('http://grpc.demo.svc.cluster.local:9090', { createConnection: () => socket });
       session.on('error', () => undefined);
