@@ -118,6 +118,11 @@ describe('manifests/ on a real API server', { skip }, () => {
     assert.ok(z.args!.includes(`--token-file=/var/run/ambit/token/${token.path}`));
     const cpDeploy = await apps.readNamespacedDeployment({ namespace: 'ambit-system', name: 'controlplane' });
     assert.equal(cpDeploy.spec!.template.spec!.serviceAccountName, controlPlaneIdentity(td).serviceAccount, 'the SA is the control plane\'s mesh identity');
+    // Non-root (the image's uid 1000) and able to read the CA Secret through its group.
+    const cpPod = cpDeploy.spec!.template.spec!;
+    assert.equal(cpPod.securityContext?.runAsNonRoot, true);
+    assert.equal(cpPod.securityContext?.fsGroup, cpPod.securityContext?.runAsUser);
+    assert.equal((cpPod.volumes!.find((v) => v.secret)!.secret!.defaultMode! & 0o040), 0o040);
   });
 
   it('accepts the waypoint template, filled in, in a dry run', async () => {
