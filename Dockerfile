@@ -29,6 +29,8 @@ COPY --from=build /app/dist/shared ./dist/shared
 COPY --from=build /app/dist/controlplane ./dist/controlplane
 COPY --from=build /app/dist/ztunnel ./dist/ztunnel
 COPY --from=build /app/dist/waypoint ./dist/waypoint
+# The control plane's --waypoint-template.
+COPY --from=build /app/manifests/waypoint ./manifests/waypoint
 # The control plane and waypoints run as this user (uid 1000). ztunnel alone overrides it with
 # runAsUser: 0 in its DaemonSet: iptables in the node's network namespace needs root.
 USER node

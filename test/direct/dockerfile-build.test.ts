@@ -101,6 +101,7 @@ describe('Dockerfile', () => {
     assert.ok(!existsSync(join(app, 'dist', 'test')) && !existsSync(join(app, 'dist', 'bench')), 'tests and benchmarks stay out');
     const tests = spawnSync('find', [join(app, 'dist'), '-name', '*.test.js'], { encoding: 'utf8' });
     assert.equal(tests.stdout, '', 'unit tests beside the code are removed');
+    assert.ok(existsSync(join(app, 'manifests', 'waypoint', 'waypoint-template.yaml')), 'the control plane\'s waypoint template is in the image');
     assert.deepEqual(entrypoint.slice(0, 1), ['node']);
     for (const cmd of [[], ['controlplane'], ['ztunnel'], ['waypoint'], ['waypoint', 'apply']]) {
       // Run from elsewhere, so nothing resolves against the worktree's node_modules.

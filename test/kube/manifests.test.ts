@@ -3,8 +3,9 @@
 // template, filled in, passes a dry run too. The control plane then runs as a real process
 // (`ambit controlplane --source kube`) with a kubeconfig holding a token for the manifests'
 // ServiceAccount ambit-system/controlplane (not admin): it lists and watches every kind, builds
-// the model a config client sees, and its CA authenticates a ztunnel by TokenReview. What the
-// ClusterRole does not grant (writing Deployments, reading Secrets...) is refused.
+// the model a config client sees, its waypoint reconciler creates a waypoint Gateway's workload,
+// and its CA authenticates a ztunnel by TokenReview. What the ClusterRole does not grant (DaemonSets,
+// Secrets, deleting...) is refused.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -150,7 +151,7 @@ describe('manifests/ on a real API server', { skip }, () => {
     assert.equal((await read()).metadata.resourceVersion, first.metadata.resourceVersion);
   });
 
-  it('grants the control plane exactly read access to what it watches and TokenReview creation', async () => {
+  it('grants the control plane read access to what it watches, TokenReview creation and the waypoint writes, and nothing else', async () => {
     const authz = server.kubeConfig.makeApiClient(AuthorizationV1Api);
     const can = async (verb: string, group: string, resource: string): Promise<boolean> =>
       (await authz.createSubjectAccessReview({ body: { spec: { user: cpUser, resourceAttributes: { verb, group, resource } } } })).status!.allowed;
@@ -159,8 +160,10 @@ describe('manifests/ on a real API server', { skip }, () => {
       ['networking.istio.io', 'virtualservices'], ['networking.istio.io', 'destinationrules'], ['gateway.networking.k8s.io', 'gateways'], ['gateway.networking.k8s.io', 'httproutes']];
     for (const [g, r] of watched) for (const verb of ['get', 'list', 'watch']) assert.ok(await can(verb, g, r), `${verb} ${r}`);
     assert.ok(await can('create', 'authentication.k8s.io', 'tokenreviews'));
-    for (const [verb, g, r] of [['create', 'apps', 'deployments'], ['update', 'apps', 'deployments'], ['list', '', 'secrets'], ['list', '', 'configmaps'], ['update', '', 'pods'],
-      ['create', '', 'services'], ['delete', '', 'namespaces'], ['list', '', 'nodes'], ['create', 'gateway.networking.k8s.io', 'gateways'], ['create', '', 'serviceaccounts']] as const) {
+    // The waypoint reconciler's writes.
+    for (const [g, r] of [['apps', 'deployments'], ['', 'services'], ['', 'serviceaccounts']] as const) for (const verb of ['create', 'update', 'patch']) assert.ok(await can(verb, g, r), `${verb} ${r}`);
+    for (const [verb, g, r] of [['delete', 'apps', 'deployments'], ['create', 'apps', 'daemonsets'], ['list', '', 'secrets'], ['list', '', 'configmaps'], ['update', '', 'pods'],
+      ['delete', '', 'services'], ['delete', '', 'namespaces'], ['list', '', 'nodes'], ['create', 'gateway.networking.k8s.io', 'gateways'], ['create', 'rbac.authorization.k8s.io', 'rolebindings']] as const) {
       assert.equal(await can(verb, g, r), false, `${verb} ${g}/${r} must not be granted`);
     }
   });
@@ -180,14 +183,15 @@ describe('manifests/ on a real API server', { skip }, () => {
     const cpKube = new KubeConfig();
     cpKube.loadFromFile(kubeconfigPath);
     // A missing permission is an explicit 403 naming the account, not a silent failure.
-    await assert.rejects(cpKube.makeApiClient(AppsV1Api).createNamespacedDeployment({ namespace: 'shop', body: { metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'x', image: 'x' }] } } } } }),
+    await assert.rejects(cpKube.makeApiClient(AppsV1Api).createNamespacedDaemonSet({ namespace: 'shop', body: { metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'x', image: 'x' }] } } } } }),
       (err) => code(err) === 403 && String((err as Error).message).includes(cpUser));
     await assert.rejects(cpKube.makeApiClient(CoreV1Api).listSecretForAllNamespaces(), (err) => code(err) === 403);
 
     await createServiceAccount(server.kubeConfig, 'shop', 'echo');
     await createPod(server.kubeConfig, { namespace: 'shop', name: 'echo-1', serviceAccountName: 'echo', nodeName: 'node-1', podIP: '10.244.1.5' });
     const caDir = join(work, 'ca');
-    cp = spawn(process.execPath, [ambitCli, 'controlplane', '--source', 'kube', '--listen', '127.0.0.1:0', '--ca-dir', caDir, '--trust-domain', td],
+    const template = join(repoRoot, 'manifests', 'waypoint', 'waypoint-template.yaml');
+    cp = spawn(process.execPath, [ambitCli, 'controlplane', '--source', 'kube', '--listen', '127.0.0.1:0', '--ca-dir', caDir, '--trust-domain', td, '--waypoint-template', template],
       { env: { ...process.env, KUBECONFIG: kubeconfigPath }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     cp.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
@@ -224,6 +228,17 @@ describe('manifests/ on a real API server', { skip }, () => {
     } finally {
       client.close();
     }
+
+    // The waypoint reconciler, under the same account, created the workload of Gateway shop/echo
+    // (from the `waypoint apply` test above), owned by the Gateway.
+    const gw = (await server.kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: 'shop', plural: 'gateways', name: 'echo' })) as KubernetesObject;
+    const apps = server.kubeConfig.makeApiClient(AppsV1Api);
+    const wp = await waitFor('Deployment shop/echo-istio-waypoint', () => apps.readNamespacedDeployment({ namespace: 'shop', name: 'echo-istio-waypoint' }).catch(() => undefined));
+    assert.deepEqual(wp.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}/${o.uid}`), [`Gateway/echo/${gw.metadata!.uid}`]);
+    assert.ok(wp.spec?.template.spec?.containers[0]?.args?.includes('--gateway=shop/echo'));
+    await core.readNamespacedService({ namespace: 'shop', name: 'echo-istio-waypoint' });
+    await core.readNamespacedServiceAccount({ namespace: 'shop', name: 'echo-istio-waypoint' });
+    assert.deepEqual(cpLogs.filter((l) => l['msg'] === 'waypoint reconcile failed; retrying'), []);
 
     // The CA authenticates a ztunnel by TokenReview and reads its pod, both under the account.
     await createPod(server.kubeConfig, { namespace: 'ambit-system', name: 'ztunnel-node1', serviceAccountName: 'ztunnel', nodeName: 'node-1' });
