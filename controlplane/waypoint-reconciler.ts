@@ -72,13 +72,16 @@ export class WaypointReconciler {
     const informer = new ListWatch<RawGateway>('/apis/gateway.networking.k8s.io/v1/gateways', new Watch(this.opts.kubeConfig), list, false);
     informer.on('add', (g) => this.reconcile(g));
     informer.on('update', (g) => this.reconcile(g));
-    informer.on('error', (err) => {
+    // After a dead API server the ListWatch stops for good: a new one resumes with a fresh list.
+    const restart = (err: unknown): void => {
       void informer.stop();
       if (this.informer === informer) this.informer = undefined;
       this.retry('watch', err, () => this.start());
-    });
+    };
+    informer.on('error', restart);
+    informer.on('connect', () => this.failures.delete('watch'));
     this.informer = informer;
-    void informer.start();
+    informer.start().catch(restart);
   }
 
   close(): void {

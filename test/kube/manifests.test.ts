@@ -252,5 +252,13 @@ describe('manifests/ on a real API server', { skip }, () => {
     } finally {
       ca.close();
     }
+
+    // The API server dies (SIGKILL) and comes back: a Gateway created afterwards still gets its workload.
+    await server.kill('SIGKILL');
+    await server.restart();
+    const r = spawnSync(process.execPath, [ambitCli, 'waypoint', 'apply', '--service-account', 'echo', '--name', 'echo-late', '-n', 'shop', '--apply'],
+      { env: { ...process.env, KUBECONFIG: server.kubeconfigPath }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    await waitFor('Deployment shop/echo-late-istio-waypoint', () => apps.readNamespacedDeployment({ namespace: 'shop', name: 'echo-late-istio-waypoint' }).catch(() => undefined), 30_000);
   });
 });
