@@ -12,13 +12,15 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--ca-dir <dir>', 'CA directory: loaded if present, else created', './ambit-ca')
     .option('--tokens <file>', 'bootstrap tokens for the CA (YAML: tokens: [{token, kind: ztunnel, node} | {token, kind: waypoint, identity}])')
     .option('--trust-domain <td>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--waypoint-template <file>', 'with --source kube: create each istio-waypoint Gateway\'s Deployment/Service/ServiceAccount from this template')
     .option('--log-level <level>', 'pino level', 'info')
-    .action(async (o: { source: string; listen: string; caDir: string; tokens?: string; trustDomain: string; logLevel: string }) => {
+    .action(async (o: { source: string; listen: string; caDir: string; tokens?: string; trustDomain: string; waypointTemplate?: string; logLevel: string }) => {
       const logger = createLogger({ level: o.logLevel, name: 'controlplane' });
       // Loaded only for this command (grpc-js) and only for --source kube (client-node: ~0.6 s and
       // ~40 MB at start-up), which the file source and every other ambit process must not pay.
       const { ControlPlane } = await import('../controlplane/control-plane.js');
       let source: ConstructorParameters<typeof ControlPlane>[0]['source'];
+      if (o.waypointTemplate && o.source !== 'kube') throw new Error('--waypoint-template needs --source kube');
       if (o.source === 'kube') {
         const { KubeConfig } = await import('@kubernetes/client-node');
         const kubeConfig = new KubeConfig();
@@ -38,7 +40,17 @@ export function registerControlPlaneCommand(program: Command): void {
         ...(o.tokens ? { tokensFile: o.tokens } : {}),
       });
       await cp.start();
-      const stop = (): void => void cp.stop().then(() => process.exit(0));
+      let closeReconciler = (): void => {};
+      if (o.waypointTemplate && source.kind === 'kube') {
+        const [{ readFileSync }, { WaypointReconciler }] = await Promise.all([import('node:fs'), import('../controlplane/waypoint-reconciler.js')]);
+        const reconciler = new WaypointReconciler({ kubeConfig: source.kubeConfig, template: readFileSync(o.waypointTemplate, 'utf8'), logger });
+        reconciler.start();
+        closeReconciler = () => reconciler.close();
+      }
+      const stop = (): void => {
+        closeReconciler();
+        void cp.stop().then(() => process.exit(0));
+      };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { createLogger } from '../shared/log.js';
 import { parseDuration, parseHostPort } from './duration.js';
 import { openProxySource } from './proxy-source.js';
+import { registerWaypointApplyCommand } from './waypoint-apply.js';
 
 interface WaypointFlags {
   gateway?: string;
@@ -27,7 +28,9 @@ interface WaypointFlags {
 const env = (name: string): string | undefined => process.env[name] || undefined;
 
 export function registerWaypointCommand(program: Command): void {
-  program.command('waypoint')
+  const waypoint = program.command('waypoint');
+  registerWaypointApplyCommand(waypoint);
+  waypoint
     .description('run the L7 proxy of one service account: routing, resilience, L7 policy, JWT, HTTP telemetry')
     .option('--gateway <namespace/name>', 'the waypoint Gateway this proxy serves (env WAYPOINT_GATEWAY)', env('WAYPOINT_GATEWAY'))
     .option('--control-plane <host:port>', 'control plane gRPC address (env AMBIT_CONTROL_PLANE)', env('AMBIT_CONTROL_PLANE'))
