@@ -52,13 +52,15 @@ async function waitReady(probe: SampleApp, url: string, proc: AmbitProcess, time
 
 /** Builds and starts the whole mesh; on failure everything made so far is removed. */
 export async function startDemoMesh(): Promise<DemoMesh> {
-  const topology = new Topology();
   const dir = mkdtempSync(join(tmpdir(), 'ambit-demo-'));
   const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
-  // Ctrl-C: the Topology deletes its namespaces and processes; this removes the folder.
+  // Ctrl-C: this removes the folder, then the Topology's own handler deletes its namespaces and
+  // processes and re-raises the signal. Registered first on purpose: the re-raised signal kills
+  // the process only if no listener is left by then.
   const onSignal = (): void => removeDir();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const topology = new Topology();
   const destroy = async (): Promise<void> => {
     await topology.destroy();
     removeDir();
