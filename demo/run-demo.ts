@@ -15,8 +15,7 @@ export interface DemoRunOptions {
   readonly out: NodeJS.WritableStream;
 }
 
-/** Seconds the mesh needs to come up, and to go away, reserved out of `--duration`. */
-const setupReserveS = 12;
+/** Seconds reserved out of `--duration` for taking the mesh down. */
 const teardownReserveS = 3;
 
 /** The scenarios to run, or an error naming the known ones. */
@@ -157,5 +156,3 @@ export async function runDemo(opts: DemoRunOptions): Promise<number> {
   say(`result ${allOk ? 'OK' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s; namespaces, links, rules and processes removed`);
   return allOk ? 0 : 1;
 }
-
-export { setupReserveS };
