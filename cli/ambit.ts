@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerCaCommands } from './ca-commands.js';
 import { registerControlPlaneCommand } from './controlplane-command.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerHboneCommands } from './hbone-commands.js';
 import { registerWaypointCommand } from './waypoint-command.js';
 import { registerXCommands } from './x-commands.js';
@@ -12,6 +13,7 @@ const program = new Command();
 program.name('ambit').description('Ambit: an ambient service mesh data plane (ztunnel, waypoint, control plane)').version('0.1.0');
 registerCaCommands(program);
 registerControlPlaneCommand(program);
+registerDemoCommand(program);
 registerHboneCommands(program);
 registerZtunnelCommand(program);
 registerWaypointCommand(program);

@@ -5,6 +5,7 @@
 // stdin; answers and events leave as JSON lines on stdout. Everything it does has a deadline, and
 // it exits when its stdin closes (the test ended or died).
 import http from 'node:http';
+import { plainIp as plain, serveHttpEcho } from '../../demo/echo-server.js';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -60,10 +61,6 @@ export type AppEvent =
 
 export type AppMessage = AppReply | AppEvent;
 
-function plain(ip: string | undefined): string {
-  return ip?.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : (ip ?? '');
-}
-
 const endingOf = (err: NodeJS.ErrnoException): Ending =>
   err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'reset' : err.code === 'ECONNREFUSED' ? 'refused' : 'close';
 
@@ -81,33 +78,15 @@ function main(name: string): void {
     process.stdout.write(`${JSON.stringify(m)}\n`);
   };
 
-  // Query `fail-every=N` answers 503 to every Nth request (per server); `delay-ms=N` answers late.
+  // The echo server is the demo's (demo/echo-server.ts): fail-every=N, delay-ms=N.
   const listenHttp = (cmd: Extract<AppCommand, { op: 'listen' }>): void => {
-    let served = 0;
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        served++;
-        const q = new URL(req.url ?? '/', 'http://x').searchParams;
-        const failEvery = Number(q.get('fail-every') ?? 0);
-        const status = failEvery > 0 && served % failEvery === 0 ? 503 : 200;
-        const body = JSON.stringify({ pod: name, method: req.method, path: req.url, headers: req.headers, remote: plain(req.socket.remoteAddress), body: Buffer.concat(chunks).toString() });
-        const answer = (): void => {
-          if (res.destroyed) return;
-          res.writeHead(status, { 'content-type': 'application/json', 'x-echo-pod': name, 'content-length': Buffer.byteLength(body) });
-          res.end(body);
-        };
-        const delay = Number(q.get('delay-ms') ?? 0);
-        if (delay > 0) setTimeout(answer, Math.min(delay, 30_000)).unref();
-        else answer();
-      });
-    });
-    server.once('error', (err) => send({ id: cmd.id, ok: false, error: err.message }));
-    server.listen(cmd.port, '0.0.0.0', () => {
-      servers.push(server as unknown as net.Server);
-      send({ id: cmd.id, ok: true });
-    });
+    serveHttpEcho(name, cmd.port).then(
+      (server) => {
+        servers.push(server as unknown as net.Server);
+        send({ id: cmd.id, ok: true });
+      },
+      (err: Error) => send({ id: cmd.id, ok: false, error: err.message }),
+    );
   };
 
   const batch = (cmd: Extract<AppCommand, { op: 'http-batch' }>): void => {

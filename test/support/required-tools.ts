@@ -1,8 +1,7 @@
 // Interop suites need programs from Debian packages. requiredTools() turns what is missing into a
 // node:test skip reason naming the packages, except under CI (which installs them), where a
 // missing tool is an error: a silently skipped interop tier would look green while testing nothing.
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findExecutable } from '../../demo/find-executable.js';
 import { spawnSync } from 'node:child_process';
 
 export interface Requirement {
@@ -12,22 +11,7 @@ export interface Requirement {
   readonly present: () => boolean;
 }
 
-/** The executable's full path, looking in PATH and then in the sbin folders a non-root PATH lacks. */
-export function findExecutable(name: string): string | undefined {
-  // The only environment read in the tests besides CI below: where programs live.
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+export { findExecutable };
 
 export function executable(name: string, debianPackage: string): Requirement {
   return { what: name, debianPackage, present: () => findExecutable(name) !== undefined };
