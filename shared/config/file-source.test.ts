@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -56,6 +56,17 @@ describe('FileSource', () => {
     assert.ok(await until(() => store.errors.length > 0), 'the error is reported');
     assert.equal(store.model.workloads.length, 2);
     assert.equal(store.errors[0]!.source, join('apps', 'pods.yaml'));
+  });
+
+  // Regression: Node 20's recursive fs.watch on Linux went deaf to a file replaced by rename after
+  // the second replacement (how editors and `ambit demo` save), so later edits never applied.
+  it('applies every atomic save (write beside, rename over), not just the first ones', async () => {
+    for (let i = 3; i <= 7; i++) {
+      const tmp = join(dir, 'apps', '.pods.yaml.tmp');
+      writeFileSync(tmp, [pod('p1', '10.0.0.1'), pod('p2', '10.0.0.2'), pod(`p${i}`, `10.0.0.${i}`)].join('---\n'));
+      renameSync(tmp, join(dir, 'apps', 'pods.yaml'));
+      assert.ok(await until(() => store.model.workloads.some((w) => w.name === `p${i}`), 2_500), `save ${i - 2} applied`);
+    }
   });
 
   it('removes the objects of a deleted file', async () => {

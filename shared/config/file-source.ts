@@ -1,6 +1,8 @@
 // FileSource: the embedded default source. Watches a folder (recursively) or a single file of
 // multi-document YAML/JSON and feeds each file into the ConfigStore as its own source: edits apply
 // within ~50 ms plus the recompile, a deleted file removes its objects, a broken file keeps its last good objects.
+// A rescan every second backs the watch up: Node 20's recursive fs.watch on Linux stops reporting a
+// file that is replaced by rename (atomic saves) after the second replacement.
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -16,6 +18,8 @@ export interface FileSourceOptions {
   readonly store: ConfigStore;
   readonly logger: Logger;
   readonly debounceMs?: number;
+  /** Rescan interval behind the watch (0: none). Default 1 s. */
+  readonly pollMs?: number;
 }
 
 export class FileSource {
@@ -23,6 +27,7 @@ export class FileSource {
   private readonly seen = new Map<string, string>(); // file → "mtime:size"
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
+  private poll?: NodeJS.Timeout;
   private scanning?: Promise<void>;
   private rescanRequested = false;
   private closed = false;
@@ -37,6 +42,12 @@ export class FileSource {
     const info = await stat(this.opts.path);
     this.watcher = watch(this.opts.path, { recursive: info.isDirectory(), persistent: false }, () => this.schedule());
     this.watcher.on('error', (err) => this.opts.logger.warn({ err: err.message, path: this.opts.path }, 'config watch error'));
+    const pollMs = this.opts.pollMs ?? 1_000;
+    if (pollMs > 0) {
+      // A scan only re-reads files whose mtime or size changed: cheap when nothing did.
+      this.poll = setInterval(() => void this.rescan(), pollMs);
+      this.poll.unref();
+    }
     return delta;
   }
 
@@ -44,6 +55,7 @@ export class FileSource {
     this.closed = true;
     this.watcher?.close();
     if (this.timer) clearTimeout(this.timer);
+    if (this.poll) clearInterval(this.poll);
   }
 
   private schedule(): void {
