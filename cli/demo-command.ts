@@ -2,7 +2,6 @@
 // namespaces, iptables capture, the control plane, two ztunnels, a waypoint, sample apps) and the
 // scenarios of examples/demo/, each with a verdict from measured traffic (demo/run-demo.ts).
 import type { Command } from 'commander';
-import { runDemo } from '../demo/run-demo.js';
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -23,6 +22,8 @@ export function registerDemoCommand(program: Command): void {
         process.kill(process.pid, 'SIGTERM');
       }, (durationS + 15) * 1000);
       guard.unref();
+      // Loaded on use, like every command: the container image carries no demo/ (it needs a host's netns).
+      const { runDemo } = await import('../demo/run-demo.js');
       const code = await runDemo({ ...(o.scenario ? { scenario: o.scenario } : {}), durationS, check: o.check, out: process.stdout });
       process.exit(code);
     });
