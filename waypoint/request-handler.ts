@@ -190,7 +190,7 @@ export class RequestHandler {
       ...(fault ? { fault } : {}),
       pick: (avoid) => this.selector.pick(this.opts.state.current.index, backend, avoid, head, tunnel.clientIp),
       onAttemptStart: (ep) => this.selector.started(backend, ep),
-      admitRequest: () => this.selector.admitRequest(backend),
+      admitRequest: () => this.selector.admitRequest(backend, down.aborted),
       admitRetry: () => this.selector.admit(backend, 'retry'),
       ...(responseOps && !isEmptyHeaderOps(responseOps) ? { editResponseHeaders: (h: HeaderList) => applyHeaderOps(h, responseOps) } : {}),
     };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Service } from '../shared/config/model.js';
 import type { Backend } from './l7-config.js';
+import { ClientGone } from './client-gone.js';
 import { UpstreamSelector } from './upstream-selector.js';
 import { seededRandom } from './upstream/seeded-random.js';
 
@@ -25,6 +26,21 @@ describe('UpstreamSelector.admitRequest (Envoy HTTP/1.1 pool limits)', () => {
     if (!(first instanceof Promise) && first.ok) first.release();
     await new Promise((r) => setImmediate(r));
     assert.equal(granted, true, 'the freed connection went to the waiting request');
+  });
+
+  it('takes a queued request out of the queue when its client goes away, freeing its pending slot', async () => {
+    const s = new UpstreamSelector({ random: seededRandom(1) });
+    const b = backend({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } });
+    const first = s.admitRequest(b);
+    const gone = new ClientGone();
+    const queued = s.admitRequest(b, gone);
+    assert.ok(queued instanceof Promise);
+    gone.abort();
+    assert.deepEqual(await queued, { ok: false });
+    const next = s.admitRequest(b);
+    assert.ok(next instanceof Promise, 'the pending slot is free again (queued, not refused)');
+    if (!(first instanceof Promise) && first.ok) first.release();
+    assert.equal((await next).ok, true, 'the freed connection went to the live waiter, not the one that left');
   });
 
   it('refuses at once beyond http2MaxRequests, and admits everything without a connectionPool', () => {

@@ -8,6 +8,7 @@ import type { ModelIndex } from '../shared/config/model-index.js';
 import type { RequestHead } from '../shared/http/request-head.js';
 import type { Admission, ForwardPlan } from './forwarder.js';
 import { HboneHttpUpstream, type Endpoint } from './hbone-http-upstream.js';
+import type { AbortLike } from './client-gone.js';
 import type { Backend } from './l7-config.js';
 import { ActiveRequests } from './upstream/active-requests.js';
 import { CircuitBreakerSet } from './upstream/circuit-breaker.js';
@@ -108,7 +109,7 @@ export class UpstreamSelector {
    * (tcp.maxConnections); beyond that it waits as pending (http1MaxPendingRequests) for a
    * connection to free; beyond that, overflow (503 UO).
    */
-  admitRequest(b: Backend): Admission | Promise<Admission> {
+  admitRequest(b: Backend, gone?: AbortLike): Admission | Promise<Admission> {
     const key = clusterKeyOf(b);
     const breaker = this.breakers.forCluster(key, b.trafficPolicy?.connectionPool);
     const request = breaker.acquire('request');
@@ -131,13 +132,24 @@ export class UpstreamSelector {
     return new Promise((resolve) => {
       const queue = this.pending.get(key) ?? [];
       this.pending.set(key, queue);
-      queue.push(() => {
+      const waiter = (): boolean => {
         const c = breaker.acquire('connection');
         if (!c.ok) return false;
+        gone?.removeEventListener('abort', leave);
         pending.release();
         resolve(grant(c));
         return true;
-      });
+      };
+      // A client that goes away while queued leaves the queue and frees its pending slot.
+      const leave = (): void => {
+        const i = queue.indexOf(waiter);
+        if (i >= 0) queue.splice(i, 1);
+        pending.release();
+        request.release();
+        resolve({ ok: false });
+      };
+      queue.push(waiter);
+      gone?.addEventListener('abort', leave, { once: true });
     });
   }
 
