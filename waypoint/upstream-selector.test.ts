@@ -4,7 +4,7 @@ import type { Service } from '../shared/config/model.js';
 import type { Backend } from './l7-config.js';
 import { ClientGone } from './client-gone.js';
 import { UpstreamSelector } from './upstream-selector.js';
-import { seededRandom } from './upstream/seeded-random.js';
+import { seededRandom } from '../shared/seeded-random.js';
 
 const service: Service = { name: 'echo', namespace: 'demo', hostname: 'echo.demo.svc.cluster.local', addresses: ['10.96.0.1'], ports: [{ servicePort: 80, targetPort: 8080 }], headless: false };
 const backend = (pool: NonNullable<Backend['trafficPolicy']>['connectionPool']): Backend => ({ service, port: 80, trafficPolicy: { ...(pool ? { connectionPool: pool } : {}) } });

@@ -18,7 +18,7 @@ import { OutlierDetectorSet } from './upstream/outlier-detector-set.js';
 import { backoffMs, buildRetryPolicy, shouldRetry, type AttemptOutcome } from './upstream/retry-policy.js';
 import type { RetrySpec } from './route/service-routes.js';
 import { TokenBucket } from './upstream/token-bucket.js';
-import type { Random } from './upstream/seeded-random.js';
+import type { Random } from '../shared/seeded-random.js';
 
 export interface UpstreamSelectorOptions {
   readonly random: Random;

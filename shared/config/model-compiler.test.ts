@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../seeded-random.js';
 import { formatConfigError } from './config-error.js';
 import { compileModel } from './compile-model.js';
 import { ConfigStore, diffModels, type ModelDelta } from './config-store.js';
@@ -13,17 +14,8 @@ import type { MeshModel } from './model.js';
 // compileModel() of the resolved resources gives — same JSON, same warnings, same errors, an
 // index equal to a fresh ModelIndex — and each published delta is exactly the difference.
 
-/** mulberry32: a small seeded PRNG, so a failure names a seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (shared/seeded-random.ts), so a failure names a seed that reproduces it. */
+const rng = seededRandom;
 
 type Doc = Record<string, unknown>;
 

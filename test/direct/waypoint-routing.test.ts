@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
-import { seededRandom } from '../../waypoint/upstream/seeded-random.js';
+import { seededRandom } from '../../shared/seeded-random.js';
 import { httpOver, startEcho, startWaypoint, type EchoBackend, type HttpReply, type WaypointUnderTest } from '../support/waypoint-harness.js';
 import { DirectCluster, eventually } from '../support/ztunnel-harness.js';
 

@@ -8,7 +8,7 @@ import { groupWaypointResources, waypointResourceKinds, type WaypointResource, t
 import { parseYamlDocuments } from '../../shared/config/yaml-documents.js';
 import type { RequestHead } from '../../shared/http/request-head.js';
 import { buildRouteTables, type RouteTables } from './route-table.js';
-import { seededRandom } from '../upstream/seeded-random.js';
+import { seededRandom } from '../../shared/seeded-random.js';
 
 const mesh = `
 apiVersion: v1

@@ -4,7 +4,7 @@ import type { Workload } from '../../shared/config/model.js';
 import { ActiveRequests } from './active-requests.js';
 import { EndpointPicker, eligibleEndpoints, upstreamClusterKey, type PickInput, type PickResult } from './endpoint-picker.js';
 import { hashContextFromHead } from './hash-key.js';
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from '../../shared/seeded-random.js';
 
 const svc = 'default/reviews.default.svc.cluster.local';
 

@@ -6,7 +6,7 @@ import type { Workload } from '../../shared/config/model.js';
 import { buildHashKey, type HashRequestContext } from './hash-key.js';
 import { HashRing, hash32 } from './hash-ring.js';
 import type { OutlierView } from './outlier-detector.js';
-import { randomIndex, type Random } from './seeded-random.js';
+import { randomIndex, type Random } from '../../shared/seeded-random.js';
 
 export interface UpstreamEndpoint {
   /** The workload uid: the key for outlier detection, active requests and retry avoidance. */

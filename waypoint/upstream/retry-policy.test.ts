@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import {
   backoffMs, buildRetryPolicy, shouldRetry, type AttemptOutcome,
 } from './retry-policy.js';
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from '../../shared/seeded-random.js';
 
 const response = (status: number, grpcStatus?: number): AttemptOutcome =>
   grpcStatus === undefined ? { kind: 'response', status } : { kind: 'response', status, grpcStatus };

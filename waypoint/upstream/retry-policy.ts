@@ -1,7 +1,7 @@
 // Retry decisions as Envoy's router makes them (route.RetryPolicy retry_on, x-envoy-retry-on and
 // x-envoy-retry-grpc-on semantics), plus Envoy's fully jittered exponential back-off. Attempt
 // counting, per-try timeouts and the retry circuit breaker stay with the executor.
-import { randomIndex, type Random } from './seeded-random.js';
+import { randomIndex, type Random } from '../../shared/seeded-random.js';
 
 export const RetryOn = {
   FiveXx: '5xx',
