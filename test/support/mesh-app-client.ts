@@ -1,9 +1,9 @@
 // MeshApp: drives a mesh-app process inside a namespace of a Topology — echo/sink servers,
 // exchanges, long-lived connections, HTTP GETs — and keeps what the app reported (accepted
 // connections, sink contents, closed long-lived connections). Every request has a deadline.
-import { createInterface } from 'node:readline';
+import { AppChannel } from '../../demo/app-channel.js';
 import type { Address, AppCommand, AppEvent, AppMessage, AppReply, Ending, ExchangeResult, HttpBatchResult } from './mesh-app.js';
-import type { NetnsProcess, Topology } from './netns.js';
+import type { Topology } from './netns.js';
 
 export type { Address, Ending, ExchangeResult, HttpBatchResult };
 
@@ -66,39 +66,18 @@ export class MeshApp {
   readonly accepted: { port: number; remote: Address }[] = [];
   /** What each sink connection received, in order. */
   readonly received: { port: number; remote: Address; data: string }[] = [];
-  private readonly proc: NetnsProcess;
-  private readonly pending = new Map<number, (m: AppReply) => void>();
+  private channel!: AppChannel<AppCommand, AppMessage, AppReply>;
   private readonly conns = new Map<number, LongLivedConnection>();
-  private nextId = 1;
-  private onReady: () => void = () => undefined;
 
-  private constructor(name: string, ip: string, proc: NetnsProcess) {
+  private constructor(name: string, ip: string) {
     this.name = name;
     this.ip = ip;
-    this.proc = proc;
   }
 
   /** Starts the app in `ns` (whose address is `ip`) and waits until it is ready. */
   static async start(topology: Topology, ns: string, name: string, ip: string): Promise<MeshApp> {
-    const proc = topology.spawn(ns, process.execPath, [appScript, name]);
-    const app = new MeshApp(name, ip, proc);
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`app ${name} not ready in 10 s: ${proc.stderr()}`)), 10_000);
-      app.onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      proc.child.once('exit', () => {
-        clearTimeout(timer);
-        for (const [id, p] of app.pending) p({ id, ok: false, error: `app ${proc.exitReason() ?? 'exited'}` });
-        app.pending.clear();
-        reject(new Error(`app ${name} ${proc.exitReason() ?? 'exited'}: ${proc.stderr()}`));
-      });
-    });
-    ready.catch(() => undefined);
-    const lines = createInterface({ input: proc.child.stdout! });
-    lines.on('line', (line) => app.handle(JSON.parse(line) as AppMessage));
-    await ready;
+    const app = new MeshApp(name, ip);
+    app.channel = await AppChannel.start<AppCommand, AppMessage, AppReply>(topology, ns, name, appScript, [name], { onMessage: (m) => app.handle(m) });
     return app;
   }
 
@@ -140,37 +119,24 @@ export class MeshApp {
   }
 
   stop(): Promise<void> {
-    return this.proc.stop();
+    return this.channel.stop();
   }
 
   /** @internal */
   request(cmd: Distribute<AppCommand>, timeoutMs: number): Promise<AppReply> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve({ id, ok: false, error: `app ${this.name} did not answer ${cmd.op} within ${timeoutMs} ms` });
-      }, timeoutMs);
-      this.pending.set(id, (m) => {
-        clearTimeout(timer);
-        resolve(m);
-      });
-      this.proc.child.stdin?.write(`${JSON.stringify({ ...cmd, id })}\n`);
-    });
+    return this.channel.request(cmd, timeoutMs);
   }
 
+  /** Events, and replies before they resolve their request. */
   private handle(m: AppMessage): void {
     if ('event' in m) return this.onEvent(m);
     // Registered now, not when open() resumes: its 'closed' event may be on the next line.
     if (m.ok && m.conn !== undefined && !this.conns.has(m.conn)) this.conns.set(m.conn, new LongLivedConnection(this, m.conn));
-    const p = this.pending.get(m.id);
-    this.pending.delete(m.id);
-    p?.(m);
   }
 
   private onEvent(e: AppEvent): void {
     switch (e.event) {
-      case 'ready': return this.onReady();
+      case 'ready': return; // AppChannel waits for it
       case 'accepted': return void this.accepted.push({ port: e.port, remote: e.remote });
       case 'received': return void this.received.push({ port: e.port, remote: e.remote, data: e.data });
       case 'closed': return this.conns.get(e.conn)?.markClosed({ ending: e.ending, ...(e.error ? { error: e.error } : {}), atMs: e.atMs });
