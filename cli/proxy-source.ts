@@ -3,6 +3,7 @@
 // SPIFFE identity, with a bearer token re-read per request) or a local YAML (watched) plus a
 // local CA directory. Modules load lazily so each command starts only what it uses.
 import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import type { ConfigStore } from '../shared/config/config-store.js';
 import type { CertificateFetcher } from '../shared/identity/cert-store.js';
 import type { Logger } from '../shared/log.js';
@@ -16,6 +17,20 @@ export interface ProxySourceFlags {
   readonly config?: string;
   readonly caDir?: string;
   readonly trustDomain: string;
+}
+
+/** A flag's default from the environment (empty counts as unset). */
+export const envFlag = (name: string): string | undefined => process.env[name] || undefined;
+
+/** The source flags both proxies take; the help of --token-file and --ca-dir says whose. */
+export function addProxySourceOptions(cmd: Command, help: { readonly tokenFile: string; readonly caDir: string }): Command {
+  return cmd
+    .option('--control-plane <host:port>', 'control plane gRPC address (env AMBIT_CONTROL_PLANE)', envFlag('AMBIT_CONTROL_PLANE'))
+    .option('--root-cert <file>', 'mesh root certificate(s) that sign the control plane\'s certificate (env AMBIT_ROOT_CERT)', envFlag('AMBIT_ROOT_CERT'))
+    .option('--token-file <file>', help.tokenFile, envFlag('AMBIT_TOKEN_FILE'))
+    .option('--config <path>', 'run from a local YAML file or folder (watched) instead of a control plane')
+    .option('--ca-dir <dir>', help.caDir)
+    .option('--trust-domain <td>', 'SPIFFE trust domain (env TRUST_DOMAIN)', envFlag('TRUST_DOMAIN') ?? 'cluster.local');
 }
 
 export type ProxySource =

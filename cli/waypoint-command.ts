@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../shared/log.js';
 import { parseDuration, parseHostPort } from './duration.js';
-import { openProxySource } from './proxy-source.js';
+import { addProxySourceOptions, envFlag, openProxySource } from './proxy-source.js';
 import { registerWaypointApplyCommand } from './waypoint-apply.js';
 
 interface WaypointFlags {
@@ -25,20 +25,15 @@ interface WaypointFlags {
   logLevel: string;
 }
 
-const env = (name: string): string | undefined => process.env[name] || undefined;
-
 export function registerWaypointCommand(program: Command): void {
   const waypoint = program.command('waypoint');
   registerWaypointApplyCommand(waypoint);
-  waypoint
+  addProxySourceOptions(waypoint
     .description('run the L7 proxy of one service account: routing, resilience, L7 policy, JWT, HTTP telemetry')
-    .option('--gateway <namespace/name>', 'the waypoint Gateway this proxy serves (env WAYPOINT_GATEWAY)', env('WAYPOINT_GATEWAY'))
-    .option('--control-plane <host:port>', 'control plane gRPC address (env AMBIT_CONTROL_PLANE)', env('AMBIT_CONTROL_PLANE'))
-    .option('--root-cert <file>', 'mesh root certificate(s) that sign the control plane\'s certificate (env AMBIT_ROOT_CERT)', env('AMBIT_ROOT_CERT'))
-    .option('--token-file <file>', 'bearer token for the CA (env AMBIT_TOKEN_FILE)', env('AMBIT_TOKEN_FILE'))
-    .option('--config <path>', 'run from a local YAML file or folder (watched) instead of a control plane')
-    .option('--ca-dir <dir>', 'with --config: the CA directory (`ambit ca init`) that signs the waypoint\'s certificate')
-    .option('--trust-domain <td>', 'SPIFFE trust domain (env TRUST_DOMAIN)', env('TRUST_DOMAIN') ?? 'cluster.local')
+    .option('--gateway <namespace/name>', 'the waypoint Gateway this proxy serves (env WAYPOINT_GATEWAY)', envFlag('WAYPOINT_GATEWAY')), {
+    tokenFile: 'bearer token for the CA (env AMBIT_TOKEN_FILE)',
+    caDir: 'with --config: the CA directory (`ambit ca init`) that signs the waypoint\'s certificate',
+  })
     .option('--listen <host:port>', 'HBONE listener', '0.0.0.0:15008')
     .option('--metrics <host:port>', 'Prometheus metrics', '0.0.0.0:15020')
     .option('--readiness <host:port>', 'readiness (/healthz/ready)', '0.0.0.0:15021')

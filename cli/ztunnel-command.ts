@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../shared/log.js';
 import { parseDuration, parseHostPort } from './duration.js';
-import { openProxySource } from './proxy-source.js';
+import { addProxySourceOptions, envFlag, openProxySource } from './proxy-source.js';
 
 interface ZtunnelFlags {
   node?: string;
@@ -27,24 +27,19 @@ interface ZtunnelFlags {
   logLevel: string;
 }
 
-const env = (name: string): string | undefined => process.env[name] || undefined;
-
 export function registerZtunnelCommand(program: Command): void {
-  program.command('ztunnel')
+  addProxySourceOptions(program.command('ztunnel')
     .description('run the node proxy: capture enrolled pods\' TCP, carry it over HBONE, enforce L4 policy')
-    .option('--node <name>', 'this node\'s name, as in pods\' spec.nodeName (env NODE_NAME)', env('NODE_NAME'))
-    .option('--control-plane <host:port>', 'control plane gRPC address (env AMBIT_CONTROL_PLANE)', env('AMBIT_CONTROL_PLANE'))
-    .option('--root-cert <file>', 'mesh root certificate(s) that sign the control plane\'s certificate (env AMBIT_ROOT_CERT)', env('AMBIT_ROOT_CERT'))
-    .option('--token-file <file>', 'bearer token for the CA: a bootstrap token or a projected service-account token (env AMBIT_TOKEN_FILE)', env('AMBIT_TOKEN_FILE'))
-    .option('--config <path>', 'run from a local YAML file or folder (watched) instead of a control plane')
-    .option('--ca-dir <dir>', 'with --config: the CA directory (`ambit ca init`) that signs this node\'s certificates')
-    .option('--trust-domain <td>', 'SPIFFE trust domain (env TRUST_DOMAIN)', env('TRUST_DOMAIN') ?? 'cluster.local')
+    .option('--node <name>', 'this node\'s name, as in pods\' spec.nodeName (env NODE_NAME)', envFlag('NODE_NAME')), {
+    tokenFile: 'bearer token for the CA: a bootstrap token or a projected service-account token (env AMBIT_TOKEN_FILE)',
+    caDir: 'with --config: the CA directory (`ambit ca init`) that signs this node\'s certificates',
+  })
     .option('--no-capture', 'do not install iptables capture rules (they are set up by something else)')
     .option('--listen-host <ip>', 'address of the 15001/15006/15008 listeners', '0.0.0.0')
     .option('--metrics <host:port>', 'Prometheus metrics', '0.0.0.0:15020')
     .option('--readiness <host:port>', 'readiness (/healthz/ready)', '0.0.0.0:15021')
     .option('--admin <host:port>', 'admin (/config_dump); keep it on localhost', '127.0.0.1:15000')
-    .option('--drain <duration>', 'on SIGTERM, how long open connections may finish (env DRAIN_DURATION)', env('DRAIN_DURATION') ?? '20s')
+    .option('--drain <duration>', 'on SIGTERM, how long open connections may finish (env DRAIN_DURATION)', envFlag('DRAIN_DURATION') ?? '20s')
     .option('--connect-timeout <duration>', 'upstream and HBONE connect timeout', '10s')
     .option('--log-level <level>', 'pino level', 'info')
     .action(async (o: ZtunnelFlags) => {
