@@ -21,6 +21,8 @@ interface Attached {
 const mentionsRequestAuth = (r: AuthorizationRule): boolean =>
   r.from.some((f) => f.requestPrincipals.length + f.notRequestPrincipals.length > 0) || r.when.some((w) => w.key.startsWith('request.auth.'));
 
+const noPolicies: AuthzOutcome = { allowed: true, dryRun: [] };
+
 export class AuthzConfig {
   private readonly policies: readonly AuthorizationPolicyResource[];
   private readonly gateway: { readonly namespace: string; readonly name: string };
@@ -63,6 +65,8 @@ export class AuthzConfig {
       const l4 = evaluate(a.tcp, conn);
       return l4.allowed ? { allowed: true, ...(l4.policy ? { policy: l4.policy } : {}), dryRun: l4.dryRun } : { allowed: false, reason: l4.reason, ...(l4.policy ? { policy: l4.policy } : {}), dryRun: l4.dryRun };
     }
+    // No policy attached: allowed (the path was validated before authorization; nothing to match).
+    if (a.http.length === 0) return noPolicies;
     const auth = input.auth ? { principal: input.auth.principal, audiences: input.auth.audiences, ...(input.auth.presenter ? { presenter: input.auth.presenter } : {}), claims: input.auth.claims } : undefined;
     const r = evaluateHttpAuthorizations(a.http, { ...conn, http: input.head, ...(auth ? { auth } : {}) });
     if (r.allowed) return { allowed: true, ...(r.policy ? { policy: r.policy } : {}), dryRun: r.dryRun };

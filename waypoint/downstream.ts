@@ -1,7 +1,7 @@
-// The downstream half of a request, the same for HTTP/1.1 (node:http server over the tunnel) and
-// HTTP/2 (a stream of an HTTP/2 session over the tunnel): the RequestHead routing and policy read,
-// the body, local replies, and relaying an upstream response with the route's header changes.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// The downstream half of a request: what routing and policy read (RequestContext, the same for
+// HTTP/1.1 and HTTP/2), and HTTP/2's side of it (a stream of an HTTP/2 session over the tunnel):
+// the RequestHead, the body, local replies, and relaying an upstream response with the route's
+// header changes. HTTP/1.1's side is h1-downstream.ts.
 import { constants as h2c, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { RequestHead } from '../shared/http/request-head.js';
 import { ClientGone } from './client-gone.js';
@@ -17,66 +17,6 @@ export interface RequestContext {
   readonly headers: HeaderList;
   readonly protocol: 'http1' | 'http2';
   readonly down: Downstream;
-}
-
-export function http1Request(req: IncomingMessage, res: ServerResponse): RequestContext {
-  const headers: HeaderList = [];
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (!hopByHop.has(name)) headers.push([name, raw[i + 1]!]);
-  }
-  const head: RequestHead = { method: req.method ?? '', path: req.url ?? '', authority: req.headers.host ?? '', headers: headers.map(([n, v]) => [n, v] as const) };
-  const aborted = new ClientGone();
-  res.once('close', () => {
-    if (!res.writableFinished) aborted.abort();
-  });
-  const down: Downstream = {
-    body: req,
-    aborted,
-    reply(status, body, extra = []) {
-      if (res.headersSent) {
-        res.destroy();
-        return 0;
-      }
-      const buf = Buffer.from(body);
-      const out: string[] = ['content-length', String(buf.length)];
-      if (body && !extra.some(([n]) => n === 'content-type')) out.push('content-type', 'text/plain');
-      for (const [n, v] of extra) out.push(n, v);
-      res.writeHead(status, out);
-      res.end(buf);
-      return buf.length;
-    },
-    relay(status, headers, response) {
-      return new Promise((resolve) => {
-        const body = response.body;
-        let bytes = 0;
-        let ended = false;
-        const out: string[] = [];
-        for (const [n, v] of headers) out.push(n, v);
-        res.writeHead(status, out);
-        body.on('data', (c: Buffer) => (bytes += c.length));
-        body.pipe(res, { end: false });
-        body.once('end', () => {
-          ended = true;
-          const trailers = response.trailers();
-          // HTTP/1.1 carries trailers only on a chunked response (RFC 9112 §7.1.2).
-          if (trailers && trailers.length > 0 && res.getHeader('content-length') === undefined) res.addTrailers(trailers);
-          res.end();
-          resolve(bytes);
-        });
-        body.once('error', () => {
-          res.destroy();
-          resolve(bytes);
-        });
-        res.once('close', () => {
-          if (!ended) body.destroy();
-          resolve(bytes);
-        });
-      });
-    },
-  };
-  return { head, headers, protocol: 'http1', down };
 }
 
 export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, rawHeaders: readonly string[]): RequestContext {

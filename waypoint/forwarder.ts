@@ -4,7 +4,6 @@
 // tried when others exist), then the response with the route's header changes. Envoy's answers
 // and response flags where it fails: 503 UH (no healthy upstream), 503 UF (connect failure),
 // 503 UR (reset before headers), 504 UT (timeout), 503 UO (circuit breaker), URX (retries used up).
-import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Endpoint } from './hbone-http-upstream.js';
 import type { HeaderList } from './trace-headers.js';
@@ -96,19 +95,6 @@ const sleep = (ms: number, signal: AbortLike): Promise<void> =>
     }
     signal.addEventListener('abort', done, { once: true });
   });
-
-function headerList(raw: readonly string[]): HeaderList {
-  const out: HeaderList = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
-  return out;
-}
-
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization']);
-
-/** Response headers as the downstream should see them: hop-by-hop removed (RFC 9110 §7.6.1). */
-export function responseHeaderList(res: IncomingMessage): HeaderList {
-  return headerList(res.rawHeaders).filter(([n]) => !hopByHop.has(n));
-}
 
 /** Reads a request body into memory up to `limit` bytes; beyond it, what was read and the rest of the stream. */
 async function bufferBody(body: Readable, limit: number): Promise<{ buffered: Buffer; rest?: Readable }> {

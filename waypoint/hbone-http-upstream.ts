@@ -1,19 +1,20 @@
 // HboneHttpUpstream: the waypoint's HTTP/1.1 client to endpoints, each request carried inside an
 // HBONE tunnel to `podIP:15008` with authority `podIP:targetPort` (facts §6.2: the waypoint
 // originates HBONE to the destination's ztunnel with its own identity). Tunnels are HTTP
-// connections kept alive and reused (one node:http Agent per endpoint over the shared HbonePool),
-// so a busy endpoint costs one CONNECT per concurrent request, not one per request.
-import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
+// connections kept alive and reused (H1UpstreamConnection, one request at a time; idle ones kept
+// per endpoint, most recent first), so a busy endpoint costs one CONNECT per concurrent request,
+// not one per request. Written for the hot path instead of node:http's Agent/ClientRequest over a
+// stream adapter (bench/README.md "Waypoint hop").
+import type { ClientHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
 import type { Workload } from '../shared/config/model.js';
 import type { HbonePool } from '../shared/hbone/pool.js';
 import type { Identity } from '../shared/identity/spiffe.js';
 import type { WorkloadCertificate } from '../shared/identity/workload-certificate.js';
-import { StreamAdapter } from '../shared/net/stream-adapter.js';
-import { responseHeaderList, type AttemptResult, type AttemptRunner } from './forwarder.js';
-import type { AttemptOutcome } from './upstream/retry-policy.js';
-import type { HeaderList } from './trace-headers.js';
 import type { AbortLike } from './client-gone.js';
+import type { AttemptResult, AttemptRunner } from './forwarder.js';
+import { H1UpstreamConnection } from './h1-upstream-connection.js';
+import type { HeaderList } from './trace-headers.js';
 
 export interface Endpoint {
   readonly workload: Workload;
@@ -34,33 +35,25 @@ export interface HboneHttpUpstreamOptions {
 export interface UpstreamRequest {
   readonly method: string;
   readonly path: string;
-  /** Node's raw header list `[name, value, name, value...]`, already modified by the route. */
-  readonly headers: OutgoingHttpHeaders | readonly string[];
+  /** Headers to send (host included), hop-by-hop ones already removed. */
+  readonly headers: HeaderList;
+  readonly maxRequestsPerConnection?: number;
 }
 
 const identityOf = (w: Workload): Identity => ({ trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount });
 const formatAddr = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+/** Idle tunnels kept per endpoint beyond which released ones are closed. */
+const maxIdlePerEndpoint = 256;
 
-/** A node:http Agent whose "sockets" are HBONE CONNECT streams to one endpoint. */
-class TunnelAgent extends http.Agent {
-  private readonly open: (cb: (err: Error | null, socket?: Duplex) => void) => void;
-  constructor(open: TunnelAgent['open']) {
-    // No agent `timeout`: node:http adds a 'timeout' listener per request on a reused socket.
-    // Idle tunnels end when the app closes its keep-alive connection, or when the endpoint leaves.
-    super({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
-    this.open = open;
-  }
-  override createConnection(_opts: unknown, cb: (err: Error | null, socket?: Duplex) => void): undefined {
-    this.open(cb);
-    return undefined;
-  }
+interface EndpointTunnels {
+  readonly all: Set<H1UpstreamConnection>;
+  /** Idle, most recently used last. */
+  readonly idle: H1UpstreamConnection[];
 }
 
 export class HboneHttpUpstream implements AttemptRunner {
   private readonly opts: HboneHttpUpstreamOptions;
-  private readonly agents = new Map<string, TunnelAgent>();
-  /** Requests carried per tunnel, for maxRequestsPerConnection. */
-  private readonly served = new WeakMap<Duplex, number>();
+  private readonly endpoints = new Map<string, EndpointTunnels>();
 
   constructor(opts: HboneHttpUpstreamOptions) {
     this.opts = opts;
@@ -70,128 +63,122 @@ export class HboneHttpUpstream implements AttemptRunner {
     return `${formatAddr(ep.ip, ep.port)}|${ep.workload.uid}`;
   }
 
-  /** Starts a request to `ep`; the caller writes the body, handles 'response'/'error', and ends it. */
-  request(ep: Endpoint, req: UpstreamRequest): ClientRequest {
-    const agent = this.agentFor(ep);
-    return http.request({
-      agent,
-      host: ep.ip,
-      port: ep.port,
-      method: req.method,
-      path: req.path,
-      headers: req.headers as OutgoingHttpHeaders,
-      setHost: false,
-    });
-  }
-
   /**
    * One HTTP/1.1 attempt: resolves when the response head arrived (body not read) or it failed.
-   * `maxRequestsPerConnection` (DestinationRule connectionPool): a tunnel that has carried that many
-   * requests is closed once its last response ends, as Envoy does.
+   * The per-try timeout covers the response head (Envoy's per_try_timeout); the route's overall
+   * timeout is the caller's deadline. `maxRequestsPerConnection` (DestinationRule connectionPool):
+   * a tunnel that has carried that many requests closes once its last response ends, as Envoy does.
    */
-  attempt(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList; readonly maxRequestsPerConnection?: number }, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult> {
-    return new Promise((resolve) => {
-      const raw: string[] = [];
-      for (const [n, v] of r.headers) raw.push(n, v);
-      const req = this.request(ep, { method: r.method, path: r.path, headers: raw });
-      let settled = false;
-      let connected = false;
-      const done = (result: AttemptResult): void => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        aborted.removeEventListener('abort', onAbort);
-        resolve(result);
-      };
-      // The per-try timeout covers the response head (Envoy's per_try_timeout); the route's
-      // overall timeout is the caller's deadline.
-      const timer = timeoutMs !== undefined ? setTimeout(() => {
-        req.destroy();
-        done({ outcome: { kind: 'per-try-timeout' } });
-      }, Math.max(0, timeoutMs)) : undefined;
-      const onAbort = (): void => {
-        req.destroy();
-        done({ outcome: { kind: 'reset' } });
-      };
-      aborted.addEventListener('abort', onAbort, { once: true });
-      req.once('socket', (socket: Duplex) => {
-        connected = true;
-        const limit = r.maxRequestsPerConnection;
-        if (!limit) return;
-        const n = (this.served.get(socket) ?? 0) + 1;
-        this.served.set(socket, n);
-        if (n >= limit) req.shouldKeepAlive = false; // node:http sends `connection: close` and drops it after the response
-      });
-      req.on('error', () => done({ outcome: { kind: connected ? 'reset' : 'connect-failure' } }));
-      req.once('response', (res: IncomingMessage) => {
-        if (settled) return void res.resume();
-        const grpc = res.headers['grpc-status'];
-        const outcome: AttemptOutcome = { kind: 'response', status: res.statusCode ?? 502, ...(typeof grpc === 'string' && /^\d+$/.test(grpc) ? { grpcStatus: Number(grpc) } : {}) };
-        done({ outcome, response: { headers: responseHeaderList(res), body: res, trailers: () => trailerList(res) } });
-      });
-      if (Buffer.isBuffer(body)) req.end(body);
-      else body.pipe(req);
-    });
+  async attempt(ep: Endpoint, r: UpstreamRequest, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult> {
+    let conn: H1UpstreamConnection;
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    try {
+      conn = await this.acquire(ep, timeoutMs, aborted);
+    } catch (err) {
+      if ((err as { timeout?: boolean }).timeout) return { outcome: { kind: 'per-try-timeout' } };
+      return { outcome: { kind: aborted.aborted ? 'reset' : 'connect-failure' } };
+    }
+    const remaining = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+    return conn.exchange(r, body, remaining, aborted);
+  }
+
+  /** Fire-and-forget request (a mirror): the response is read and dropped. */
+  send(ep: Endpoint, r: UpstreamRequest, body: Buffer | Readable): void {
+    void this.attempt(ep, r, body, undefined, { aborted: false, addEventListener: () => undefined, removeEventListener: () => undefined }).then((res) => res.response?.body.resume());
   }
 
   /** Closes the kept tunnels of endpoints no longer in `liveKeys` (they left the model). */
   retain(liveKeys: ReadonlySet<string>): void {
-    for (const [key, agent] of this.agents) {
-      if (!liveKeys.has(key)) {
-        agent.destroy();
-        this.agents.delete(key);
-      }
+    for (const [key, t] of this.endpoints) {
+      if (liveKeys.has(key)) continue;
+      for (const c of t.all) c.destroy();
+      this.endpoints.delete(key);
     }
   }
 
   /** Tunnels open (in use or idle), for tests and /config_dump. */
   openTunnels(): number {
     let n = 0;
-    for (const a of this.agents.values()) {
-      for (const list of Object.values(a.sockets)) n += list?.length ?? 0;
-      for (const list of Object.values(a.freeSockets)) n += list?.length ?? 0;
-    }
+    for (const t of this.endpoints.values()) n += t.all.size;
     return n;
   }
 
   close(): void {
-    for (const a of this.agents.values()) a.destroy();
-    this.agents.clear();
+    for (const t of this.endpoints.values()) for (const c of t.all) c.destroy();
+    this.endpoints.clear();
   }
 
-  private agentFor(ep: Endpoint): TunnelAgent {
-    const key = HboneHttpUpstream.key(ep);
-    let agent = this.agents.get(key);
-    if (!agent) {
-      agent = new TunnelAgent((cb) => this.openTunnel(ep, cb));
-      this.agents.set(key, agent);
+  private tunnelsOf(key: string): EndpointTunnels {
+    let t = this.endpoints.get(key);
+    if (!t) {
+      t = { all: new Set(), idle: [] };
+      this.endpoints.set(key, t);
     }
-    return agent;
+    return t;
   }
 
-  private openTunnel(ep: Endpoint, cb: (err: Error | null, socket?: Duplex) => void): void {
+  private acquire(ep: Endpoint, timeoutMs: number | undefined, aborted: AbortLike): Promise<H1UpstreamConnection> | H1UpstreamConnection {
+    const key = HboneHttpUpstream.key(ep);
+    const t = this.tunnelsOf(key);
+    for (let c = t.idle.pop(); c; c = t.idle.pop()) if (c.reusable) return c;
+    return this.open(ep, key, t, timeoutMs, aborted);
+  }
+
+  private async open(ep: Endpoint, key: string, t: EndpointTunnels, timeoutMs: number | undefined, aborted: AbortLike): Promise<H1UpstreamConnection> {
     const source = this.opts.certificate();
-    if (!source) return cb(new Error('waypoint certificate not available'));
+    if (!source) throw new Error('waypoint certificate not available');
     const hop = { host: ep.ip, port: this.opts.hbonePort ?? 15008 };
-    this.opts.pool
-      .connect({
-        source,
-        expectedIdentities: [identityOf(ep.workload)],
-        nextHop: this.opts.mapNextHop ? this.opts.mapNextHop(hop) : hop,
-        authority: formatAddr(ep.ip, ep.port),
-        ...(this.opts.connectTimeoutMs ? { timeoutMs: this.opts.connectTimeoutMs } : {}),
-      })
-      .then(
-        (stream) => cb(null, new StreamAdapter(stream, { address: ep.ip, port: ep.port })),
-        (err: Error) => cb(err),
-      );
+    const connectMs = minDefined(this.opts.connectTimeoutMs, timeoutMs);
+    const stream: ClientHttp2Stream = await new Promise((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        aborted.removeEventListener('abort', onAbort);
+        reject(err);
+      };
+      const onAbort = (): void => fail(new Error('client gone'));
+      if (timeoutMs !== undefined && (this.opts.connectTimeoutMs === undefined || timeoutMs < this.opts.connectTimeoutMs)) {
+        timer = setTimeout(() => fail(Object.assign(new Error('per-try timeout while connecting'), { timeout: true })), Math.max(0, timeoutMs));
+      }
+      aborted.addEventListener('abort', onAbort, { once: true });
+      this.opts.pool
+        .connect({
+          source,
+          expectedIdentities: [identityOf(ep.workload)],
+          nextHop: this.opts.mapNextHop ? this.opts.mapNextHop(hop) : hop,
+          authority: formatAddr(ep.ip, ep.port),
+          ...(connectMs !== undefined ? { timeoutMs: connectMs } : {}),
+        })
+        .then((s) => {
+          // Too late (timed out or the client went away): the tunnel is not wanted.
+          if (settled) return void s.close();
+          settled = true;
+          if (timer) clearTimeout(timer);
+          aborted.removeEventListener('abort', onAbort);
+          resolve(s);
+        }, fail);
+    });
+    const conn = new H1UpstreamConnection(stream, {
+      release: (c) => {
+        if (!this.endpoints.has(key) || t.idle.length >= maxIdlePerEndpoint) return c.destroy();
+        t.idle.push(c);
+      },
+      closed: (c) => {
+        t.all.delete(c);
+        const i = t.idle.indexOf(c);
+        if (i >= 0) t.idle.splice(i, 1);
+      },
+    });
+    t.all.add(conn);
+    return conn;
   }
 }
 
-function trailerList(res: IncomingMessage): HeaderList | undefined {
-  const raw = res.rawTrailers;
-  if (!res.complete || raw.length === 0) return undefined;
-  const out: HeaderList = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
-  return out;
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
 }

@@ -5,6 +5,8 @@
 // outlier ejection, circuit breakers) lives in UpstreamSelector; decisions come from L7Config.
 import hyperid from 'hyperid';
 import { randomBytes } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { knownEmptyBody } from '../shared/http/h1-body-stream.js';
 import { formatIdentity, identityUri, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import type { HttpMetrics } from '../shared/telemetry/http-metrics.js';
@@ -214,27 +216,28 @@ export class RequestHandler {
    * Fire-and-forget copy (Envoy's shadow): `-shadow` host, the request body teed as it arrives (up
    * to 1 MiB, else the copy is dropped), the response discarded. Never delays the real request.
    */
-  private mirror(backend: Backend, method: string, path: string, headers: HeaderList, index: ModelIndex, body: NodeJS.ReadableStream): void {
+  private mirror(backend: Backend, method: string, path: string, headers: HeaderList, index: ModelIndex, body: Readable): void {
     const picked = this.selector.pick(index, backend, new Set(), undefined);
     if ('none' in picked) return;
-    const copy: string[] = [];
-    for (const [n, v] of headers) copy.push(n, n === 'host' ? `${v.replace(/(:\d+)?$/, '-shadow$1')}` : v);
-    const req = this.opts.upstream.request(picked.endpoint, { method, path, headers: copy });
-    req.on('error', () => undefined);
-    req.on('response', (res) => res.resume());
+    const copy: HeaderList = [];
+    for (const [n, v] of headers) copy.push([n, n === 'host' ? `${v.replace(/(:\d+)?$/, '-shadow$1')}` : v]);
+    if (knownEmptyBody(body)) return this.opts.upstream.send(picked.endpoint, { method, path, headers: copy }, Buffer.alloc(0));
+    const tee = new PassThrough();
+    tee.on('error', () => undefined);
+    this.opts.upstream.send(picked.endpoint, { method, path, headers: copy }, tee);
     let sent = 0;
     const onData = (c: Buffer): void => {
       sent += c.length;
       if (sent > mirrorBodyLimitBytes) {
         stop();
-        req.destroy();
+        tee.destroy();
       } else {
-        req.write(c);
+        tee.write(c);
       }
     };
     const onEnd = (): void => {
       stop();
-      req.end();
+      tee.end();
     };
     const stop = (): void => {
       body.off('data', onData);

@@ -1,10 +1,9 @@
 // WaypointInbound: the waypoint's HBONE listener (15008). Each CONNECT names a destination this
 // waypoint fronts (buildDestination; anything else is refused with 400, never relayed); after the
 // 200 the tunnel's first bytes say what it carries (the service port's declared appProtocol
-// first): HTTP/1.1 goes to one node:http server, HTTP/2 to a session per tunnel, anything else to
+// first): HTTP/1.1 to the waypoint's own HTTP/1.1 server (h1-downstream.ts), HTTP/2 to a session per tunnel, anything else to
 // the TCP path with L4 policy only. The client's identity is the mTLS peer (the client ztunnel
 // presents the client's certificate), its address the verified `forwarded for=`.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ModelIndex } from '../shared/config/model-index.js';
@@ -16,7 +15,8 @@ import type { WorkloadCertificate } from '../shared/identity/workload-certificat
 import type { Logger } from '../shared/log.js';
 import { StreamAdapter } from '../shared/net/stream-adapter.js';
 import { buildDestination, type Destination } from './destination.js';
-import { http1Request, http2Request, type RequestContext } from './downstream.js';
+import { http2Request, type RequestContext } from './downstream.js';
+import { serveHttp1 } from './h1-downstream.js';
 import { detectProtocol, type DetectedProtocol } from './protocol-detect.js';
 
 /** What every request on one tunnel shares. */
@@ -55,28 +55,11 @@ const declaredProtocol = (appProtocol: string | undefined): DetectedProtocol | u
 export class WaypointInbound {
   readonly server: HboneServer;
   private readonly opts: WaypointInboundOptions;
-  private readonly http1: http.Server;
-  private readonly tunnels = new WeakMap<object, TunnelContext>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(opts: WaypointInboundOptions) {
     this.opts = opts;
     this.server = new HboneServer({ trustDomain: opts.trustDomain, logger: opts.logger, onConnect: (req) => this.onConnect(req), ...(opts.stats ? { stats: opts.stats } : {}) });
-    // Limits of a front proxy: 60 KiB of headers (Envoy's default), 10 s to send them.
-    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
-    this.http1 = http.createServer({
-      maxHeaderSize: 60 * 1024,
-      requestTimeout: 0,
-      headersTimeout,
-      keepAliveTimeout: opts.idleTimeoutMs ?? 60_000,
-      // node:http checks headersTimeout on this interval: keep it well under the timeout.
-      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeout / 4))),
-      requireHostHeader: false,
-    }, (req, res) => this.onHttp1(req, res));
-    this.http1.on('clientError', (err: NodeJS.ErrnoException, socket) => this.onClientError(err, socket));
-    // node:http enforces headersTimeout from a timer it starts on 'listening'; this server never
-    // listens (tunnels are handed to it), so start that timer ourselves.
-    this.http1.emit('listening');
   }
 
   /** Takes one accepted socket of the 15008 listener (the waypoint has one certificate). */
@@ -90,8 +73,6 @@ export class WaypointInbound {
   async close(): Promise<void> {
     this.server.drain();
     for (const s of this.sessions) s.destroy();
-    this.http1.closeAllConnections();
-    this.http1.close(() => undefined); // stops node:http's connection-checking timer
     await this.server.close(0);
   }
 
@@ -131,10 +112,16 @@ export class WaypointInbound {
   private run(protocol: DetectedProtocol, tunnel: TunnelContext, stream: ServerHttp2Stream): void {
     if (stream.destroyed) return;
     if (protocol === 'tcp') return this.opts.onTcp(tunnel, stream);
+    if (protocol === 'http1') {
+      return serveHttp1(stream, {
+        logger: this.opts.logger,
+        headersTimeoutMs: this.opts.headersTimeoutMs ?? 10_000,
+        idleTimeoutMs: this.opts.idleTimeoutMs ?? 60_000,
+        onRequest: (req) => this.opts.onRequest(tunnel, req),
+      });
+    }
     const adapter = new StreamAdapter(stream, { address: tunnel.clientIp });
     adapter.on('error', () => undefined);
-    this.tunnels.set(adapter, tunnel);
-    if (protocol === 'http1') return void this.http1.emit('connection', adapter);
     const session = http2.performServerHandshake(adapter as unknown as Socket, { settings: { enablePush: false, maxConcurrentStreams: 1000 }, maxSessionMemory: 64 });
     this.sessions.add(session);
     session.on('error', () => undefined);
@@ -145,24 +132,5 @@ export class WaypointInbound {
       s.on('error', () => undefined);
       this.opts.onRequest(tunnel, http2Request(s, headers, rawHeaders));
     });
-  }
-
-  private onHttp1(req: IncomingMessage, res: ServerResponse): void {
-    const tunnel = this.tunnels.get(req.socket);
-    if (!tunnel) return void res.destroy();
-    this.opts.onRequest(tunnel, http1Request(req, res));
-  }
-
-  /** Malformed HTTP/1 (llhttp refused it): the right status, then close; the proxy stays up. */
-  private onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    this.opts.logger.info({ code: err.code, reason: err.message, status }, 'malformed http request refused');
-    // node:http's own rule: answer unless a response has already started on this connection.
-    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (socket.writable && !inFlight?.headersSent) {
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
-    } else {
-      socket.destroy();
-    }
   }
 }

@@ -1,9 +1,10 @@
-// StreamAdapter: a plain Duplex over an HBONE tunnel stream (an HTTP/2 stream) so node:http's
-// server and client can speak HTTP/1.1 inside it. Two Node 20 behaviours make the adapter
-// necessary: node:http writes a corked response as a writev whose first chunk is a latin1 string,
-// and an Http2Stream given such a writev sends garbage in place of that chunk (the status line);
-// and node:http calls socket methods (setKeepAlive, ref/unref, setNoDelay) an Http2Stream lacks.
-// Buffers go through as they are; strings are encoded here before they reach the HTTP/2 stream.
+// StreamAdapter: a plain Duplex over an HBONE tunnel stream (an HTTP/2 stream), so that node's
+// http2 sessions (the waypoint's HTTP/2 and gRPC, both sides) and node:http can run inside it.
+// Two Node 20 behaviours make the adapter necessary: node:http writes a corked response as a
+// writev whose first chunk is a latin1 string, and an Http2Stream given such a writev sends garbage
+// in place of that chunk (the status line); and node:http and http2 call socket methods
+// (setKeepAlive, ref/unref, setNoDelay) an Http2Stream lacks. Buffers go through as they are;
+// strings are encoded here before they reach the HTTP/2 stream.
 import { Duplex } from 'node:stream';
 
 const ignore = (): void => undefined;

@@ -1,0 +1,374 @@
+// H1Downstream: the server side of HTTP/1.1 inside one HBONE tunnel, written for the hot path
+// instead of node:http's server over a stream adapter (about half of the waypoint's CPU went to
+// node:http; bench/README.md "Waypoint hop"). One request at a time per tunnel (pipelined bytes wait
+// their turn): the strict head parser (shared/http/h1-head.ts) refuses malformed requests with
+// 400/431 before routing, the body is streamed by its framing, local replies and relayed responses
+// are serialized here (head and first body bytes in one write). Limits of a front proxy: 60 KiB of
+// headers, `headersTimeoutMs` to send them (408), `idleTimeoutMs` between requests.
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { BodyStream, type BodySource } from '../shared/http/h1-body-stream.js';
+import { ChunkedDecoder, chunkHeader, lastChunk } from '../shared/http/h1-chunked.js';
+import { defaultH1Limits, endToEndHeaders, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
+import type { RequestHead } from '../shared/http/request-head.js';
+import type { Logger } from '../shared/log.js';
+import { ClientGone } from './client-gone.js';
+import type { Downstream, UpstreamResponse } from './forwarder.js';
+import type { HeaderList } from './trace-headers.js';
+import type { RequestContext } from './downstream.js';
+
+export interface H1DownstreamOptions {
+  readonly logger: Logger;
+  readonly headersTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly onRequest: (req: RequestContext) => void;
+}
+
+const Phase = { head: 0, body: 1, waiting: 2, closed: 3 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+/** Headers the proxy writes itself on the downstream response. */
+const framingHeaders = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+const smallFirstWrite = 16 * 1024;
+// Only Buffers are written to the HTTP/2 stream: Node 20's Http2Stream garbles latin1 strings in a
+// writev (shared/net/stream-adapter.ts).
+const continueLine = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+const crlf = Buffer.from('\r\n', 'latin1');
+
+let dateSecond = 0;
+let dateText = '';
+/** `Date` for local replies, formatted once per second. */
+function httpDate(): string {
+  const now = Date.now();
+  const s = Math.floor(now / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/** Serves HTTP/1.1 on `stream` (an accepted HBONE tunnel whose first bytes looked like HTTP/1). */
+export function serveHttp1(stream: Duplex, opts: H1DownstreamOptions): void {
+  new H1Connection(stream, opts);
+}
+
+class H1Connection implements BodySource {
+  private readonly stream: Duplex;
+  private readonly opts: H1DownstreamOptions;
+  private phase: Phase = Phase.head;
+  private buf: Buffer = Buffer.alloc(0);
+  private scanned = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private peerEnded = false;
+  // The request in progress.
+  private head: H1RequestHead | undefined;
+  private body: BodyStream | undefined;
+  private remaining = 0;
+  private chunked: ChunkedDecoder | undefined;
+  private gone: ClientGone | undefined;
+  private responseStarted = false;
+  private closeAfter = false;
+  private bodyPaused = false;
+
+  constructor(stream: Duplex, opts: H1DownstreamOptions) {
+    this.stream = stream;
+    this.opts = opts;
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => this.onEnd());
+    stream.on('close', () => this.onClose());
+    this.armTimer(opts.idleTimeoutMs, false);
+    stream.resume();
+  }
+
+  pauseBody(): void {
+    this.bodyPaused = true;
+    this.stream.pause();
+  }
+
+  resumeBody(): void {
+    if (!this.bodyPaused) return;
+    this.bodyPaused = false;
+    if (this.phase !== Phase.closed) this.stream.resume();
+  }
+
+  private armTimer(ms: number, headers: boolean): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => (headers ? this.refuse(408, 'request headers not received in time') : this.close()), ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === Phase.body) return this.feedBody(chunk);
+    if (this.phase === Phase.closed) return;
+    if (this.buf.length === 0) {
+      this.buf = chunk;
+      if (this.phase === Phase.head) this.armTimer(this.opts.headersTimeoutMs, true);
+    } else {
+      this.buf = Buffer.concat([this.buf, chunk]);
+    }
+    if (this.phase === Phase.head) this.parseHead();
+    // Pipelined bytes beyond one head's worth while a response is pending: stop reading.
+    else if (this.buf.length > defaultH1Limits.maxHeadBytes) this.stream.pause();
+  }
+
+  private parseHead(): void {
+    const parsed = parseRequestHead(this.buf, defaultH1Limits, this.scanned);
+    if (parsed.kind === 'incomplete') {
+      this.scanned = this.buf.length;
+      return;
+    }
+    if (parsed.kind === 'error') return this.refuse(parsed.status, parsed.reason);
+    this.clearTimer();
+    const rest = this.buf.subarray(parsed.consumed);
+    this.buf = Buffer.alloc(0);
+    this.scanned = 0;
+    this.startRequest(parsed.head);
+    if (rest.length > 0) this.onData(rest);
+  }
+
+  private startRequest(h: H1RequestHead): void {
+    this.head = h;
+    this.responseStarted = false;
+    this.closeAfter = !h.keepAlive || this.peerEnded;
+    const framing = h.framing;
+    this.chunked = framing.kind === 'chunked' ? new ChunkedDecoder() : undefined;
+    this.remaining = framing.kind === 'length' ? framing.length : 0;
+    const body = new BodyStream(this, framing.kind === 'length' ? framing.length : undefined);
+    this.body = body;
+    this.phase = Phase.body;
+    if (framing.kind === 'length' && framing.length === 0) this.bodyDone();
+    // We answer `Expect: 100-continue` ourselves and do not forward it (Envoy's default).
+    if (h.expectContinue && !body.complete) this.stream.write(continueLine);
+    const headers = endToEndHeaders(h.headers);
+    if (h.expectContinue) removeHeader(headers, 'expect');
+    let authority = '';
+    for (const [n, v] of headers) {
+      if (n === 'host') {
+        authority = v;
+        break;
+      }
+    }
+    const gone = new ClientGone();
+    this.gone = gone;
+    const head: RequestHead = { method: h.method, path: h.target, authority, headers: headers.map(([n, v]) => [n, v] as const) };
+    const down: Downstream = {
+      body,
+      aborted: gone,
+      reply: (status, text, extra) => this.reply(status, text, extra),
+      relay: (status, list, response) => this.relay(status, list, response),
+    };
+    this.opts.onRequest({ head, headers, protocol: 'http1', down });
+  }
+
+  private feedBody(chunk: Buffer): void {
+    const body = this.body!;
+    if (this.chunked) {
+      const step = this.chunked.push(chunk, (d) => body.feed(d));
+      if (step.kind === 'more') return;
+      if (step.kind === 'error') {
+        this.opts.logger.info({ reason: step.reason, status: 400 }, 'malformed http request refused');
+        body.destroy(new Error(step.reason));
+        this.closeAfter = true;
+        if (!this.responseStarted) this.reply(400, 'Bad Request');
+        else this.close();
+        return;
+      }
+      this.bodyDone();
+      if (step.rest.length > 0) this.onData(step.rest);
+      return;
+    }
+    const n = Math.min(this.remaining, chunk.length);
+    body.feed(n === chunk.length ? chunk : chunk.subarray(0, n));
+    this.remaining -= n;
+    if (this.remaining > 0) return;
+    this.bodyDone();
+    if (n < chunk.length) this.onData(chunk.subarray(n));
+  }
+
+  private bodyDone(): void {
+    this.body!.finish();
+    this.phase = Phase.waiting;
+  }
+
+  /** A complete local answer; returns the body bytes. */
+  private reply(status: number, text: string, extra: HeaderList = []): number {
+    if (this.responseStarted || this.phase === Phase.closed) {
+      this.close();
+      return 0;
+    }
+    this.responseStarted = true;
+    const body = Buffer.from(text);
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\ncontent-length: ${body.length}\r\ndate: ${httpDate()}\r\n`;
+    if (text && !extra.some(([n]) => n === 'content-type')) head += 'content-type: text/plain\r\n';
+    for (const [n, v] of extra) head += `${n}: ${v}\r\n`;
+    head += this.connectionHeader();
+    const out = Buffer.allocUnsafe(Buffer.byteLength(head, 'latin1') + 2 + body.length);
+    let at = out.write(head, 0, 'latin1');
+    at += out.write('\r\n', at, 'latin1');
+    body.copy(out, at);
+    if (this.head?.method === 'HEAD') this.stream.write(out.subarray(0, at));
+    else this.stream.write(out);
+    this.responseDone();
+    return body.length;
+  }
+
+  private relay(status: number, list: HeaderList, response: UpstreamResponse): Promise<number> {
+    if (this.responseStarted || this.phase === Phase.closed) {
+      response.body.destroy();
+      return Promise.resolve(0);
+    }
+    this.responseStarted = true;
+    const h = this.head!;
+    const bodiless = h.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    let length: string | undefined;
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    for (const [n, v] of list) {
+      if (framingHeaders.has(n)) {
+        if (n === 'content-length') length = v;
+        else continue;
+      }
+      head += `${n}: ${v}\r\n`;
+    }
+    // HTTP/1.1 clients get chunked when the length is unknown; HTTP/1.0 ones a close-delimited body.
+    const chunked = !bodiless && length === undefined && h.minor === 1;
+    if (!bodiless && length === undefined && !chunked) this.closeAfter = true;
+    if (chunked) head += 'transfer-encoding: chunked\r\n';
+    head += this.connectionHeader();
+    head += '\r\n';
+    const body = response.body;
+    const first = bodiless ? null : (body.read() as Buffer | null);
+    if (first && first.length <= smallFirstWrite) {
+      const prefix = chunked ? `${head}${chunkHeader(first.length)}` : head;
+      const out = Buffer.allocUnsafe(prefix.length + first.length + (chunked ? 2 : 0));
+      let at = out.write(prefix, 0, 'latin1');
+      at += first.copy(out, at);
+      if (chunked) out.write('\r\n', at, 'latin1');
+      this.stream.write(out);
+    } else {
+      this.stream.write(Buffer.from(head, 'latin1'));
+      if (first) this.writeBody(first, chunked);
+    }
+    let bytes = first?.length ?? 0;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (): void => {
+        if (settled) return;
+        settled = true;
+        body.off('data', onData);
+        this.stream.off('drain', onDrain);
+        this.stream.off('close', onClose);
+        resolve(bytes);
+      };
+      const onData = (c: Buffer): void => {
+        if (bodiless) return;
+        bytes += c.length;
+        if (!this.writeBody(c, chunked)) {
+          body.pause();
+          this.stream.once('drain', onDrain);
+        }
+      };
+      const onDrain = (): void => void body.resume();
+      const onClose = (): void => {
+        body.destroy();
+        settle();
+      };
+      body.on('data', onData);
+      body.once('end', () => {
+        if (chunked) this.stream.write(Buffer.from(lastChunk(response.trailers()), 'latin1'));
+        this.responseDone();
+        settle();
+      });
+      body.once('error', () => {
+        // The upstream broke mid-body: the client cannot be told cleanly; close the connection.
+        this.close();
+        settle();
+      });
+      this.stream.once('close', onClose);
+    });
+  }
+
+  private writeBody(c: Buffer, chunked: boolean): boolean {
+    if (!chunked) return this.stream.write(c);
+    this.stream.cork();
+    this.stream.write(Buffer.from(chunkHeader(c.length), 'latin1'));
+    this.stream.write(c);
+    const ok = this.stream.write(crlf);
+    this.stream.uncork();
+    return ok;
+  }
+
+  /** `connection: close` when this is the last response; HTTP/1.0 clients need `keep-alive` said. */
+  private connectionHeader(): string {
+    if (this.mustClose()) return 'connection: close\r\n';
+    return this.head?.minor === 0 ? 'connection: keep-alive\r\n' : '';
+  }
+
+  private mustClose(): boolean {
+    return this.closeAfter || this.peerEnded || (this.body !== undefined && !this.body.complete);
+  }
+
+  /** The response was written completely: next request, or close. */
+  private responseDone(): void {
+    if (this.phase === Phase.closed) return;
+    this.gone = undefined;
+    if (this.mustClose()) return this.close();
+    this.head = undefined;
+    this.body = undefined;
+    this.phase = Phase.head;
+    if (this.buf.length > 0) {
+      this.armTimer(this.opts.headersTimeoutMs, true);
+      this.stream.resume();
+      this.parseHead();
+    } else {
+      this.armTimer(this.opts.idleTimeoutMs, false);
+    }
+  }
+
+  /** Malformed request: the status, then close; the proxy stays up. */
+  private refuse(status: number, reason: string): void {
+    this.opts.logger.info({ reason, status }, 'malformed http request refused');
+    this.closeAfter = true;
+    if (this.responseStarted || this.phase === Phase.closed) return this.close();
+    this.phase = Phase.waiting;
+    this.reply(status, '');
+  }
+
+  private close(): void {
+    if (this.phase === Phase.closed) return;
+    this.phase = Phase.closed;
+    this.clearTimer();
+    this.buf = Buffer.alloc(0);
+    if (!this.stream.destroyed) this.stream.end();
+  }
+
+  private onEnd(): void {
+    this.peerEnded = true;
+    // Nothing in progress: the client is done with this connection.
+    if (this.phase === Phase.head) this.close();
+    else if (this.phase === Phase.body) {
+      // The body was cut short.
+      this.body?.destroy(new Error('client closed before the request body ended'));
+      this.gone?.abort();
+      this.close();
+    }
+  }
+
+  private onClose(): void {
+    const wasOpen = this.phase !== Phase.closed;
+    this.phase = Phase.closed;
+    this.clearTimer();
+    if (wasOpen || this.gone) {
+      if (this.body && !this.body.complete) this.body.destroy();
+      this.gone?.abort();
+    }
+  }
+}
+
+function removeHeader(headers: HeaderList, name: string): void {
+  for (let i = headers.length - 1; i >= 0; i--) if (headers[i]![0] === name) headers.splice(i, 1);
+}

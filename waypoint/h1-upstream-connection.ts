@@ -1,0 +1,302 @@
+// H1UpstreamConnection: one kept HTTP/1.1 connection inside an HBONE tunnel to an endpoint, one
+// exchange at a time: writes the request head (and its body by its framing), parses the response
+// head strictly (shared/http/h1-head.ts; 1xx skipped), streams the body by its framing, and goes
+// back to its owner for reuse only when both messages ended cleanly on a keep-alive connection.
+import type { ClientHttp2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
+import { BodyStream, knownEmptyBody, type BodySource } from '../shared/http/h1-body-stream.js';
+import { ChunkedDecoder, chunkHeader } from '../shared/http/h1-chunked.js';
+import { defaultH1Limits, endToEndHeaders, parseResponseHead } from '../shared/http/h1-head.js';
+import type { AbortLike } from './client-gone.js';
+import type { AttemptOutcome, AttemptResult } from './forwarder.js';
+import type { HeaderList } from './trace-headers.js';
+
+export interface ConnectionOwner {
+  /** The exchange ended cleanly and the connection may carry another. */
+  release(c: H1UpstreamConnection): void;
+  /** The connection is gone (closed by either side). */
+  closed(c: H1UpstreamConnection): void;
+}
+
+export interface ExchangeRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: HeaderList;
+  readonly maxRequestsPerConnection?: number;
+}
+
+const Phase = { idle: 0, head: 1, body: 2 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+const crlf = Buffer.from('\r\n', 'latin1');
+const lastChunk = Buffer.from('0\r\n\r\n', 'latin1');
+/** Methods whose empty body is still announced with `content-length: 0` (RFC 9110 §8.6). */
+const bodyMethods = new Set(['POST', 'PUT', 'PATCH']);
+
+export class H1UpstreamConnection implements BodySource {
+  private readonly stream: ClientHttp2Stream;
+  private readonly owner: ConnectionOwner;
+  private phase: Phase = Phase.idle;
+  private dead = false;
+  private served = 0;
+  private buf: Buffer = Buffer.alloc(0);
+  private scanned = 0;
+  // The exchange in progress.
+  private method = '';
+  private lastRequest = false;
+  private requestSent = false;
+  private settle: ((r: AttemptResult) => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private aborted: AbortLike | undefined;
+  private body: BodyStream | undefined;
+  private remaining = 0;
+  private chunked: ChunkedDecoder | undefined;
+  private untilClose = false;
+  private keepAlive = false;
+
+  constructor(stream: ClientHttp2Stream, owner: ConnectionOwner) {
+    this.stream = stream;
+    this.owner = owner;
+    stream.on('data', (c: Buffer) => this.onData(c));
+    stream.on('end', () => this.onEnd());
+    stream.on('error', () => undefined);
+    stream.once('close', () => this.onClose());
+  }
+
+  get reusable(): boolean {
+    return !this.dead && this.phase === Phase.idle && !this.stream.destroyed && this.stream.writable && !this.stream.readableEnded;
+  }
+
+  pauseBody(): void {
+    this.stream.pause();
+  }
+
+  resumeBody(): void {
+    if (!this.dead) this.stream.resume();
+  }
+
+  /** Sends one request; resolves when the response head arrived (body not read) or it failed. */
+  exchange(r: ExchangeRequest, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult> {
+    return new Promise((resolve) => {
+      this.phase = Phase.head;
+      this.method = r.method;
+      this.settle = resolve;
+      this.aborted = aborted;
+      this.requestSent = false;
+      this.served++;
+      this.lastRequest = r.maxRequestsPerConnection !== undefined && r.maxRequestsPerConnection > 0 && this.served >= r.maxRequestsPerConnection;
+      if (timeoutMs !== undefined) this.timer = setTimeout(() => this.fail({ kind: 'per-try-timeout' }), timeoutMs);
+      aborted.addEventListener('abort', this.onAbort, { once: true });
+      this.writeRequest(r, body);
+      this.stream.resume();
+    });
+  }
+
+  destroy(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.phase = Phase.idle;
+    if (this.timer) clearTimeout(this.timer);
+    this.detachRequestBody();
+    const body = this.body;
+    this.body = undefined;
+    if (body && !body.complete) body.destroy(new Error('upstream connection closed mid-body'));
+    if (!this.stream.destroyed) this.stream.close();
+    this.owner.closed(this);
+  }
+
+  private readonly onAbort = (): void => this.fail({ kind: 'reset' });
+
+  private writeRequest(r: ExchangeRequest, body: Buffer | Readable): void {
+    let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
+    let hasLength = false;
+    const buffered = Buffer.isBuffer(body);
+    for (const [n, v] of r.headers) {
+      if (n === 'content-length') {
+        if (buffered) continue;
+        hasLength = true;
+      }
+      head += `${n}: ${v}\r\n`;
+    }
+    if (this.lastRequest) head += 'connection: close\r\n';
+    if (buffered) {
+      if (body.length > 0 || bodyMethods.has(r.method)) head += `content-length: ${body.length}\r\n`;
+      const out = Buffer.allocUnsafe(head.length + 2 + body.length);
+      const at = out.write(`${head}\r\n`, 0, 'latin1');
+      body.copy(out, at);
+      this.stream.write(out);
+      this.requestSent = true;
+      return;
+    }
+    if (knownEmptyBody(body)) {
+      if (!hasLength && bodyMethods.has(r.method)) head += 'content-length: 0\r\n';
+      this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
+      this.requestSent = true;
+      body.resume(); // reaches 'end' for whoever counts it
+      return;
+    }
+    const chunked = !hasLength;
+    if (chunked) head += 'transfer-encoding: chunked\r\n';
+    this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
+    const onData = (c: Buffer): void => {
+      let ok: boolean;
+      if (chunked) {
+        if (c.length === 0) return;
+        this.stream.cork();
+        this.stream.write(Buffer.from(chunkHeader(c.length), 'latin1'));
+        this.stream.write(c);
+        ok = this.stream.write(crlf);
+        this.stream.uncork();
+      } else {
+        ok = this.stream.write(c);
+      }
+      if (!ok) {
+        body.pause();
+        this.stream.once('drain', () => body.resume());
+      }
+    };
+    const onEnd = (): void => {
+      this.detachRequestBody();
+      if (chunked) this.stream.write(lastChunk);
+      this.requestSent = true;
+      if (this.phase === Phase.idle) this.finishExchange(); // the response already ended
+    };
+    const onError = (): void => this.destroy();
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    this.detach = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+    };
+  }
+
+  private detach: (() => void) | undefined;
+
+  private detachRequestBody(): void {
+    this.detach?.();
+    this.detach = undefined;
+  }
+
+  /** The attempt ends before a response head: the connection cannot be trusted for another. */
+  private fail(outcome: AttemptOutcome): void {
+    const settle = this.settle;
+    this.settle = undefined;
+    this.aborted?.removeEventListener('abort', this.onAbort);
+    this.destroy();
+    settle?.({ outcome });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === Phase.body) return this.feedBody(chunk);
+    if (this.phase !== Phase.head) return this.destroy(); // bytes nobody asked for
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.parseHead();
+  }
+
+  private parseHead(): void {
+    const parsed = parseResponseHead(this.buf, this.method, defaultH1Limits, this.scanned);
+    if (parsed.kind === 'incomplete') {
+      this.scanned = this.buf.length;
+      return;
+    }
+    if (parsed.kind === 'error') return this.fail({ kind: 'reset' });
+    const rest = this.buf.subarray(parsed.consumed);
+    this.buf = Buffer.alloc(0);
+    this.scanned = 0;
+    const h = parsed.head;
+    if (h.status < 200) {
+      // 100 Continue, 102, 103: informational, not forwarded. 101 would switch protocols: refused.
+      if (h.status === 101) return this.fail({ kind: 'reset' });
+      if (rest.length > 0) this.onData(rest);
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.aborted?.removeEventListener('abort', this.onAbort);
+    this.keepAlive = h.keepAlive;
+    const framing = h.framing;
+    this.chunked = framing.kind === 'chunked' ? new ChunkedDecoder() : undefined;
+    this.untilClose = framing.kind === 'close';
+    this.remaining = framing.kind === 'length' ? framing.length : 0;
+    const body = new BodyStream(this, framing.kind === 'length' ? framing.length : undefined);
+    this.body = body;
+    this.phase = Phase.body;
+    // The reader dropped the body before its end: this connection is mid-message, not reusable.
+    body.once('close', () => {
+      if (!body.complete) this.destroy();
+    });
+    const headers = endToEndHeaders(h.headers);
+    let grpc: number | undefined;
+    for (const [n, v] of headers) if (n === 'grpc-status' && /^\d+$/.test(v)) grpc = Number(v);
+    const settle = this.settle;
+    this.settle = undefined;
+    settle?.({
+      outcome: { kind: 'response', status: h.status, ...(grpc !== undefined ? { grpcStatus: grpc } : {}) },
+      response: { headers, body, trailers: () => this.bodyTrailers.get(body) },
+    });
+    if (framing.kind === 'length' && framing.length === 0) this.bodyEnded([]);
+    else if (rest.length > 0) this.feedBody(rest);
+  }
+
+  private readonly bodyTrailers = new WeakMap<BodyStream, HeaderList>();
+
+  private feedBody(chunk: Buffer): void {
+    const body = this.body!;
+    if (this.untilClose) return body.feed(chunk);
+    if (this.chunked) {
+      const step = this.chunked.push(chunk, (d) => body.feed(d));
+      if (step.kind === 'more') return;
+      if (step.kind === 'error') {
+        body.destroy(new Error(`upstream: ${step.reason}`));
+        return this.destroy();
+      }
+      this.bodyEnded(step.trailers, step.rest);
+      return;
+    }
+    const n = Math.min(this.remaining, chunk.length);
+    body.feed(n === chunk.length ? chunk : chunk.subarray(0, n));
+    this.remaining -= n;
+    if (this.remaining === 0) this.bodyEnded([], chunk.subarray(n));
+  }
+
+  private bodyEnded(trailers: HeaderList, rest?: Buffer): void {
+    const body = this.body!;
+    if (trailers.length > 0) this.bodyTrailers.set(body, trailers);
+    this.body = undefined;
+    this.phase = Phase.idle;
+    body.finish();
+    // Bytes after a complete response on a one-at-a-time connection: the peer is confused.
+    if (rest && rest.length > 0) return this.destroy();
+    if (this.requestSent) this.finishExchange();
+  }
+
+  /** Both messages are complete: back to the owner, or closed. */
+  private finishExchange(): void {
+    if (this.dead) return;
+    if (!this.keepAlive || this.lastRequest || !this.reusable) return this.destroy();
+    this.owner.release(this);
+  }
+
+  private onEnd(): void {
+    if (this.phase === Phase.body && this.untilClose) {
+      const body = this.body!;
+      this.body = undefined;
+      this.phase = Phase.idle;
+      body.finish();
+    } else if (this.phase === Phase.body) {
+      this.body?.destroy(new Error('upstream closed mid-body'));
+    } else if (this.phase === Phase.head) {
+      return this.fail({ kind: 'reset' });
+    }
+    this.destroy();
+  }
+
+  private onClose(): void {
+    if (this.phase === Phase.head) this.fail({ kind: 'reset' });
+    else if (this.phase === Phase.body && !this.untilClose) this.body?.destroy(new Error('upstream reset mid-body'));
+    else if (this.phase === Phase.body) this.onEnd();
+    this.destroy();
+  }
+}
