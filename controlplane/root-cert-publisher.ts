@@ -98,7 +98,9 @@ export class RootCertPublisher {
     if (this.closed || this.namespaces) return;
     const informer = new ListWatch<V1Namespace>('/api/v1/namespaces', new Watch(this.opts.kubeConfig),
       async () => (await this.core.listNamespace()) as KubernetesListObject<V1Namespace>, false);
-    const onNs = (ns: V1Namespace): void => void (ns.metadata?.name && this.enqueue(ns.metadata.name));
+    const onNs = (ns: V1Namespace): void => {
+      if (ns.metadata?.name) this.enqueue(ns.metadata.name);
+    };
     informer.on('add', onNs);
     informer.on('update', onNs);
     this.watchWithRestart(informer, 'watch:namespaces', () => (this.namespaces = undefined), () => this.startNamespaces());
@@ -111,7 +113,9 @@ export class RootCertPublisher {
     const fieldSelector = `metadata.name=${rootCertConfigMapName}`;
     const informer = new ListWatch<V1ConfigMap>('/api/v1/configmaps', new Watch(this.opts.kubeConfig),
       async () => (await this.core.listConfigMapForAllNamespaces({ fieldSelector })) as KubernetesListObject<V1ConfigMap>, false, undefined, fieldSelector);
-    const onCm = (cm: V1ConfigMap): void => void (cm.metadata?.namespace && this.enqueue(cm.metadata.namespace));
+    const onCm = (cm: V1ConfigMap): void => {
+      if (cm.metadata?.namespace) this.enqueue(cm.metadata.namespace);
+    };
     informer.on('update', onCm);
     informer.on('delete', onCm);
     this.watchWithRestart(informer, 'watch:configmaps', () => (this.configMaps = undefined), () => this.startConfigMaps());
@@ -156,9 +160,11 @@ export class RootCertPublisher {
       this.failures.delete(namespace);
       if (plan.action === 'create' || plan.action === 'update') this.log.info({ namespace, configMap: rootCertConfigMapName, action: plan.action }, 'root certificate published');
     } catch (err) {
-      // A namespace being deleted refuses new objects (403 NamespaceLifecycle) or is gone (404).
-      const gone = !this.namespaces?.get(namespace) || this.namespaces.get(namespace)?.status?.phase === 'Terminating';
-      if (gone && (statusOf(err) === 403 || statusOf(err) === 404)) return;
+      // A namespace being deleted refuses new objects (403 from NamespaceLifecycle admission); a
+      // deleted one answers 404. Any other refusal (RBAC) is retried and logged.
+      const known = this.namespaces?.get(namespace);
+      if (statusOf(err) === 403 && known?.status?.phase === 'Terminating') return;
+      if (statusOf(err) === 404 && this.namespaces && !known) return;
       this.retry(namespace, err, () => this.enqueue(namespace));
     }
   }

@@ -89,6 +89,8 @@ export class WaypointReconciler {
   private informer?: ListWatch<RawGateway>;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly failures = new Map<string, number>();
+  /** Uids of the Gateways seen in class istio-waypoint: leaving the class or going triggers a sweep. */
+  private readonly waypointUids = new Set<string>();
   private sweepTimer?: NodeJS.Timeout;
   private sweeping = false;
   private sweepAgain = false;
@@ -109,9 +111,11 @@ export class WaypointReconciler {
     informer.on('add', (g) => this.reconcile(g));
     informer.on('update', (g) => {
       if (g.spec?.gatewayClassName === waypointGatewayClass) this.reconcile(g);
-      else this.scheduleSweep();
+      else if (this.waypointUids.delete(g.metadata?.uid ?? '')) this.scheduleSweep();
     });
-    informer.on('delete', () => this.scheduleSweep());
+    informer.on('delete', (g) => {
+      if (this.waypointUids.delete(g.metadata?.uid ?? '')) this.scheduleSweep();
+    });
     // After a dead API server the ListWatch stops for good: a new one resumes with a fresh list.
     const restart = (err: unknown): void => {
       void informer.stop();
@@ -189,6 +193,7 @@ export class WaypointReconciler {
     const { namespace, name, uid } = g.metadata ?? {};
     if (!namespace || !name || !uid) return;
     const key = `${namespace}/${name}`;
+    this.waypointUids.add(uid);
     const built = buildWaypointObjects({ namespace, name, uid }, this.opts.template);
     if ('error' in built) {
       this.log.warn({ gateway: key, reason: built.error }, 'waypoint not reconciled');
@@ -199,6 +204,9 @@ export class WaypointReconciler {
         for (const o of built.objects) await this.api.patch(o, undefined, undefined, waypointFieldManager, true, PatchStrategy.ServerSideApply);
         this.failures.delete(key);
         this.log.info({ gateway: key, objects: built.objects.map((o) => `${o.kind}/${o.metadata!.name}`) }, 'waypoint reconciled');
+        // The Gateway went or left the class while this apply ran (a sweep may have missed these).
+        const now = this.informer?.get(name, namespace);
+        if (now?.metadata?.uid !== uid || now.spec?.gatewayClassName !== waypointGatewayClass) this.scheduleSweep();
       } catch (err) {
         this.retry(key, err, () => this.reconcileLatest(key, g));
       }
