@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { ControlPlane } from '../controlplane/control-plane.js';
 import { createLogger } from '../shared/log.js';
+import { parseHostPort } from './duration.js';
 
 export function registerControlPlaneCommand(program: Command): void {
   program.command('controlplane')
@@ -13,8 +14,10 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--tokens <file>', 'bootstrap tokens for the CA (YAML: tokens: [{token, kind: ztunnel, node} | {token, kind: waypoint, identity}])')
     .option('--trust-domain <td>', 'SPIFFE trust domain', 'cluster.local')
     .option('--waypoint-template <file>', 'with --source kube: create each istio-waypoint Gateway\'s Deployment/Service/ServiceAccount from this template')
+    .option('--health <host:port>', 'serve /healthz/ready (200 once the first model is compiled and gRPC listens) and /healthz/live here, e.g. 0.0.0.0:15021')
+    .option('--no-publish-root-cert', 'with --source kube: do not write ConfigMap ambit-root-cert (root-cert.pem) into every namespace')
     .option('--log-level <level>', 'pino level', 'info')
-    .action(async (o: { source: string; listen: string; caDir: string; tokens?: string; trustDomain: string; waypointTemplate?: string; logLevel: string }) => {
+    .action(async (o: { source: string; listen: string; caDir: string; tokens?: string; trustDomain: string; waypointTemplate?: string; health?: string; publishRootCert: boolean; logLevel: string }) => {
       const logger = createLogger({ level: o.logLevel, name: 'controlplane' });
       // Loaded only for this command (grpc-js) and only for --source kube (client-node: ~0.6 s and
       // ~40 MB at start-up), which the file source and every other ambit process must not pay.
@@ -37,6 +40,8 @@ export function registerControlPlaneCommand(program: Command): void {
         caDir: o.caDir,
         trustDomain: o.trustDomain,
         logger,
+        publishRootCert: o.publishRootCert,
+        ...(o.health ? { health: parseHostPort(o.health) } : {}),
         ...(o.tokens ? { tokensFile: o.tokens } : {}),
       });
       await cp.start();

@@ -1,8 +1,13 @@
 // WaypointReconciler: for each Gateway of class istio-waypoint, the waypoint's ServiceAccount,
 // Deployment and Service (`<gateway>-istio-waypoint`, Istio's naming) from the template
-// manifests/waypoint/waypoint-template.yaml, written by server-side apply and owned by the Gateway
-// (so the garbage collector removes them with it). One list/watch of Gateways (v1), restarted with
-// backoff when it fails; a failed apply is retried with the same backoff.
+// manifests/waypoint/waypoint-template.yaml, written by server-side apply, labelled as ours and
+// owned by the Gateway. One list/watch of Gateways (v1), restarted with backoff when it fails; a
+// failed apply is retried with the same backoff.
+// Removal does not rely on the garbage collector (kube-controller-manager may not run): after
+// every (re)list, a Gateway deletion, or a Gateway leaving the class, a sweep lists the template's
+// kinds carrying our managed-by label and deletes those whose controlling owner is a Gateway that
+// is no longer a live waypoint Gateway — never an object without our label and ownership, and
+// with uid + resourceVersion preconditions so a concurrent re-apply is not lost.
 import { CustomObjectsApi, KubernetesObjectApi, ListWatch, PatchStrategy, Watch, loadAllYaml, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { waypointGatewayClass } from '../shared/config/gateway-decoders.js';
 import type { Logger } from '../shared/log.js';
@@ -15,6 +20,9 @@ export interface WaypointGatewayRef {
 
 const gatewayApiVersion = 'gateway.networking.k8s.io/v1';
 export const waypointFieldManager = 'ambit-controlplane';
+/** Set on every object the reconciler writes; the sweep only ever looks at objects with it. */
+export const waypointManagedBy = { 'app.kubernetes.io/managed-by': 'ambit-controlplane' } as const;
+const managedBySelector = Object.entries(waypointManagedBy).map(([k, v]) => `${k}=${v}`).join(',');
 
 /** The template's objects for one Gateway, owned by it, or why they cannot be built. */
 export function buildWaypointObjects(gateway: WaypointGatewayRef, template: string): { objects: KubernetesObject[] } | { error: string } {
@@ -34,8 +42,33 @@ export function buildWaypointObjects(gateway: WaypointGatewayRef, template: stri
     if (!o.kind || !o.metadata?.name) return { error: 'every object of the waypoint template needs a kind and metadata.name' };
     if (o.metadata.namespace !== gateway.namespace) return { error: `${o.kind} ${o.metadata.name} must be in the Gateway's namespace ${gateway.namespace}` };
     o.metadata.ownerReferences = [owner];
+    o.metadata.labels = { ...o.metadata.labels, ...waypointManagedBy };
   }
   return { objects };
+}
+
+/**
+ * Pure: which of these objects to delete — those with our managed-by label whose controlling
+ * owner is a Gateway (any version of gateway.networking.k8s.io) not among the live waypoint
+ * Gateways' uids.
+ */
+export function buildOrphanDeletions(objects: readonly KubernetesObject[], liveGatewayUids: ReadonlySet<string>): KubernetesObject[] {
+  return objects.filter((o) => {
+    const labels = o.metadata?.labels ?? {};
+    if (!Object.entries(waypointManagedBy).every(([k, v]) => labels[k] === v)) return false;
+    const owner = o.metadata?.ownerReferences?.find((r) => r.controller === true);
+    if (!owner || owner.kind !== 'Gateway' || !owner.apiVersion.startsWith('gateway.networking.k8s.io/')) return false;
+    return !liveGatewayUids.has(owner.uid);
+  });
+}
+
+/** The distinct apiVersion/kind pairs of the template (what a sweep lists). */
+function templateKinds(template: string): { apiVersion: string; kind: string }[] {
+  const built = buildWaypointObjects({ namespace: 'x', name: 'x', uid: 'x' }, template);
+  if ('error' in built) return [];
+  const seen = new Map<string, { apiVersion: string; kind: string }>();
+  for (const o of built.objects) if (o.apiVersion && o.kind) seen.set(`${o.apiVersion}/${o.kind}`, { apiVersion: o.apiVersion, kind: o.kind });
+  return [...seen.values()];
 }
 
 type RawGateway = KubernetesObject & { spec?: { gatewayClassName?: unknown } };
@@ -56,6 +89,11 @@ export class WaypointReconciler {
   private informer?: ListWatch<RawGateway>;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly failures = new Map<string, number>();
+  /** Uids of the Gateways seen in class istio-waypoint: leaving the class or going triggers a sweep. */
+  private readonly waypointUids = new Set<string>();
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping = false;
+  private sweepAgain = false;
   private closed = false;
 
   constructor(opts: WaypointReconcilerOptions) {
@@ -71,7 +109,13 @@ export class WaypointReconciler {
       (await customs.listClusterCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways' })) as KubernetesListObject<RawGateway>;
     const informer = new ListWatch<RawGateway>('/apis/gateway.networking.k8s.io/v1/gateways', new Watch(this.opts.kubeConfig), list, false);
     informer.on('add', (g) => this.reconcile(g));
-    informer.on('update', (g) => this.reconcile(g));
+    informer.on('update', (g) => {
+      if (g.spec?.gatewayClassName === waypointGatewayClass) this.reconcile(g);
+      else if (this.waypointUids.delete(g.metadata?.uid ?? '')) this.scheduleSweep();
+    });
+    informer.on('delete', (g) => {
+      if (this.waypointUids.delete(g.metadata?.uid ?? '')) this.scheduleSweep();
+    });
     // After a dead API server the ListWatch stops for good: a new one resumes with a fresh list.
     const restart = (err: unknown): void => {
       void informer.stop();
@@ -81,7 +125,8 @@ export class WaypointReconciler {
     informer.on('error', restart);
     informer.on('connect', () => this.failures.delete('watch'));
     this.informer = informer;
-    informer.start().catch(restart);
+    // start() resolves once the list is in the cache: objects of Gateways deleted meanwhile go now.
+    informer.start().then(() => this.scheduleSweep(), restart);
   }
 
   close(): void {
@@ -90,6 +135,57 @@ export class WaypointReconciler {
     this.informer = undefined;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+  }
+
+  /** Coalesces sweeps: one at a time, one more if asked for while it runs. */
+  private scheduleSweep(): void {
+    if (this.closed) return;
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
+    if (this.sweepTimer) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.sweeping = true;
+      void this.sweep().finally(() => {
+        this.sweeping = false;
+        if (this.sweepAgain) {
+          this.sweepAgain = false;
+          this.scheduleSweep();
+        }
+      });
+    }, 50);
+    this.sweepTimer.unref();
+  }
+
+  private async sweep(): Promise<void> {
+    const informer = this.informer;
+    if (this.closed || !informer) return;
+    try {
+      const candidates: KubernetesObject[] = [];
+      for (const { apiVersion, kind } of templateKinds(this.opts.template)) {
+        const list = await this.api.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, managedBySelector);
+        candidates.push(...list.items.map((o) => ({ ...o, apiVersion, kind })));
+      }
+      // The live set is read after the lists: a Gateway created meanwhile is never swept.
+      const live = new Set(informer.list().filter((g) => g.spec?.gatewayClassName === waypointGatewayClass).map((g) => g.metadata?.uid ?? ''));
+      for (const o of buildOrphanDeletions(candidates, live)) {
+        const preconditions = { uid: o.metadata!.uid!, resourceVersion: o.metadata!.resourceVersion! };
+        const deleted = await this.api.delete(o, undefined, undefined, undefined, undefined, 'Background', { preconditions }).then(() => true, (err: unknown) => {
+          // Gone already, or changed since the list (409): the next sweep decides again.
+          const c = (err as { code?: unknown }).code;
+          if (c === 404) return false;
+          if (c === 409) return !(this.sweepAgain = true);
+          throw err;
+        });
+        if (deleted) this.log.info({ object: `${o.kind}/${o.metadata!.namespace}/${o.metadata!.name}`, gateway: o.metadata!.ownerReferences!.find((r) => r.controller)!.name }, 'waypoint object removed: its Gateway is gone or no longer istio-waypoint');
+      }
+      this.failures.delete('sweep');
+    } catch (err) {
+      this.retry('sweep', err, () => this.scheduleSweep());
+    }
   }
 
   private reconcile(g: RawGateway): void {
@@ -97,6 +193,7 @@ export class WaypointReconciler {
     const { namespace, name, uid } = g.metadata ?? {};
     if (!namespace || !name || !uid) return;
     const key = `${namespace}/${name}`;
+    this.waypointUids.add(uid);
     const built = buildWaypointObjects({ namespace, name, uid }, this.opts.template);
     if ('error' in built) {
       this.log.warn({ gateway: key, reason: built.error }, 'waypoint not reconciled');
@@ -107,6 +204,9 @@ export class WaypointReconciler {
         for (const o of built.objects) await this.api.patch(o, undefined, undefined, waypointFieldManager, true, PatchStrategy.ServerSideApply);
         this.failures.delete(key);
         this.log.info({ gateway: key, objects: built.objects.map((o) => `${o.kind}/${o.metadata!.name}`) }, 'waypoint reconciled');
+        // The Gateway went or left the class while this apply ran (a sweep may have missed these).
+        const now = this.informer?.get(name, namespace);
+        if (now?.metadata?.uid !== uid || now.spec?.gatewayClassName !== waypointGatewayClass) this.scheduleSweep();
       } catch (err) {
         this.retry(key, err, () => this.reconcileLatest(key, g));
       }

@@ -7,15 +7,16 @@
 // and its CA authenticates a ztunnel by TokenReview. What the ClusterRole does not grant (DaemonSets,
 // Secrets, deleting...) is refused.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import {
   ApiextensionsV1Api, AppsV1Api, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject,
+  type V1Container, type V1Deployment, type V1Volume,
 } from '@kubernetes/client-node';
+import { rootCertConfigMapName, rootCertKey } from '../../controlplane/root-cert-publisher.js';
 import { controlPlaneIdentity } from '../../shared/xds/credentials.js';
 import { CaClient } from '../../shared/xds/ca-client.js';
 import { ConfigClient } from '../../shared/xds/config-client.js';
@@ -24,10 +25,10 @@ import { createLogger } from '../../shared/log.js';
 import { apiServerUnavailable, startApiServer, type ApiServer } from '../support/kube-apiserver.js';
 import { createNamespace, createPod, createServiceAccount } from '../support/kube-fixtures.js';
 import { loadKustomization, loadTemplate } from '../support/kustomization.js';
+import { ambitCli, serviceAccountKubeconfig, spawnControlPlane, waitFor, type ControlPlaneProcess } from './controlplane-process.js';
 
 const skip = apiServerUnavailable();
 const repoRoot = new URL('../../../', import.meta.url).pathname;
-const ambitCli = new URL('../../cli/ambit.js', import.meta.url).pathname;
 const td = 'cluster.local';
 const cpUser = 'system:serviceaccount:ambit-system:controlplane';
 const fieldManager = 'ambit-install-test';
@@ -35,33 +36,25 @@ const fieldManager = 'ambit-install-test';
 const label = (o: KubernetesObject): string => `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`;
 const code = (err: unknown): number | undefined => (err as { code?: number }).code;
 
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function assertMountsRootCert(volumes: readonly V1Volume[], container: V1Container): void {
+  const vol = volumes.find((v) => v.configMap?.name === rootCertConfigMapName);
+  assert.ok(vol, `a volume of ConfigMap ${rootCertConfigMapName}`);
+  const mount = container.volumeMounts!.find((m) => m.name === vol.name)!;
+  assert.ok(container.args!.includes(`--root-cert=${mount.mountPath}/${rootCertKey}`), `--root-cert=${mount.mountPath}/${rootCertKey}`);
 }
 
 describe('manifests/ on a real API server', { skip }, () => {
   let server: ApiServer;
   let objects: KubernetesObject[];
   const work = mkdtempSync(join(tmpdir(), 'ambit-manifests-'));
-  let cp: ChildProcess | undefined;
-  const cpLogs: Record<string, unknown>[] = [];
+  let cp: ControlPlaneProcess | undefined;
 
   before(async () => {
     server = await startApiServer();
     objects = loadKustomization(join(repoRoot, 'manifests'));
   });
   after(async () => {
-    if (cp && cp.exitCode === null) {
-      const exited = new Promise((r) => cp!.once('exit', r));
-      cp.kill('SIGTERM');
-      await exited;
-    }
+    await cp?.stop();
     await server?.stop();
     rmSync(work, { recursive: true, force: true });
   });
@@ -124,6 +117,13 @@ describe('manifests/ on a real API server', { skip }, () => {
     assert.equal(cpPod.securityContext?.runAsNonRoot, true);
     assert.equal(cpPod.securityContext?.fsGroup, cpPod.securityContext?.runAsUser);
     assert.equal((cpPod.volumes!.find((v) => v.secret)!.secret!.defaultMode! & 0o040), 0o040);
+    // Probes on the port the control plane's --health serves.
+    const c = cpPod.containers[0]!;
+    assert.ok(c.args!.includes('--health=0.0.0.0:15021'));
+    assert.deepEqual([c.readinessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.port], ['/healthz/ready', 15021]);
+    assert.deepEqual([c.livenessProbe?.httpGet?.path, c.livenessProbe?.httpGet?.port], ['/healthz/live', 15021]);
+    // ztunnel mounts the ConfigMap the control plane publishes, at the path its --root-cert names.
+    assertMountsRootCert(pod.volumes ?? [], z);
   });
 
   it('accepts the waypoint template, filled in, in a dry run', async () => {
@@ -131,6 +131,8 @@ describe('manifests/ on a real API server', { skip }, () => {
     const tpl = loadTemplate(join(repoRoot, 'manifests', 'waypoint', 'waypoint-template.yaml'), { GATEWAY: 'reviews', NAMESPACE: 'shop' });
     assert.deepEqual(tpl.map(label), ['ServiceAccount/shop/reviews-istio-waypoint', 'Deployment/shop/reviews-istio-waypoint', 'Service/shop/reviews-istio-waypoint']);
     for (const o of tpl) await assert.doesNotReject(apply(o, 'All'), `dry run of ${label(o)}`);
+    const wpPod = (tpl.find((o) => o.kind === 'Deployment') as V1Deployment).spec!.template.spec!;
+    assertMountsRootCert(wpPod.volumes ?? [], wpPod.containers[0]!);
   });
 
   it('creates the waypoint Gateway with `ambit waypoint apply --apply`, and applying it again changes nothing', async () => {
@@ -160,26 +162,25 @@ describe('manifests/ on a real API server', { skip }, () => {
       ['networking.istio.io', 'virtualservices'], ['networking.istio.io', 'destinationrules'], ['gateway.networking.k8s.io', 'gateways'], ['gateway.networking.k8s.io', 'httproutes']];
     for (const [g, r] of watched) for (const verb of ['get', 'list', 'watch']) assert.ok(await can(verb, g, r), `${verb} ${r}`);
     assert.ok(await can('create', 'authentication.k8s.io', 'tokenreviews'));
-    // The waypoint reconciler's writes.
-    for (const [g, r] of [['apps', 'deployments'], ['', 'services'], ['', 'serviceaccounts']] as const) for (const verb of ['create', 'update', 'patch']) assert.ok(await can(verb, g, r), `${verb} ${r}`);
-    for (const [verb, g, r] of [['delete', 'apps', 'deployments'], ['create', 'apps', 'daemonsets'], ['list', '', 'secrets'], ['list', '', 'configmaps'], ['update', '', 'pods'],
-      ['delete', '', 'services'], ['delete', '', 'namespaces'], ['list', '', 'nodes'], ['create', 'gateway.networking.k8s.io', 'gateways'], ['create', 'rbac.authorization.k8s.io', 'rolebindings']] as const) {
+    // The waypoint reconciler's writes (and deletes, for a Gateway that is gone).
+    for (const [g, r] of [['apps', 'deployments'], ['', 'services'], ['', 'serviceaccounts']] as const) for (const verb of ['create', 'update', 'patch', 'delete']) assert.ok(await can(verb, g, r), `${verb} ${r}`);
+    for (const [verb, g, r] of [['create', 'apps', 'daemonsets'], ['list', '', 'secrets'], ['list', '', 'configmaps'], ['update', '', 'pods'], ['delete', '', 'pods'],
+      ['delete', '', 'namespaces'], ['list', '', 'nodes'], ['create', 'gateway.networking.k8s.io', 'gateways'], ['create', 'rbac.authorization.k8s.io', 'rolebindings']] as const) {
       assert.equal(await can(verb, g, r), false, `${verb} ${g}/${r} must not be granted`);
+    }
+    // The root certificate ConfigMap: its one name only (create cannot be limited by name).
+    const canCm = async (verb: string, name?: string): Promise<boolean> =>
+      (await authz.createSubjectAccessReview({ body: { spec: { user: cpUser, resourceAttributes: { verb, resource: 'configmaps', namespace: 'shop', ...(name ? { name } : {}) } } } })).status!.allowed;
+    for (const verb of ['get', 'list', 'watch', 'update']) assert.ok(await canCm(verb, 'ambit-root-cert'), `${verb} configmaps/ambit-root-cert`);
+    assert.ok(await canCm('create'));
+    for (const [verb, name] of [['get', 'kube-root-ca.crt'], ['update', 'app-settings'], ['patch', 'ambit-root-cert'], ['delete', 'ambit-root-cert'], ['list', undefined]] as const) {
+      assert.equal(await canCm(verb, name), false, `${verb} configmaps/${name ?? '*'} must not be granted`);
     }
   });
 
   it('runs the control plane under its ServiceAccount token: it builds the model and a denied write is refused', { timeout: 90_000 }, async () => {
     const core = server.kubeConfig.makeApiClient(CoreV1Api);
-    // No audience: the API server's own (TokenRequest, as the kubelet mounts the in-cluster token).
-    const minted = await core.createNamespacedServiceAccountToken({ namespace: 'ambit-system', name: 'controlplane', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    const admin = server.kubeConfig.getCurrentCluster()!;
-    const kubeconfigPath = join(work, 'controlplane.kubeconfig');
-    writeFileSync(kubeconfigPath, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'cp',
-      clusters: [{ name: 'local', cluster: { server: admin.server, 'certificate-authority': join(server.stateDir, 'certs', 'apiserver.crt') } }],
-      users: [{ name: 'controlplane', user: { token: minted.status!.token } }],
-      contexts: [{ name: 'cp', context: { cluster: 'local', user: 'controlplane' } }],
-    }));
+    const kubeconfigPath = await serviceAccountKubeconfig(server, work, 'ambit-system', 'controlplane');
     const cpKube = new KubeConfig();
     cpKube.loadFromFile(kubeconfigPath);
     // A missing permission is an explicit 403 naming the account, not a silent failure.
@@ -191,27 +192,13 @@ describe('manifests/ on a real API server', { skip }, () => {
     await createPod(server.kubeConfig, { namespace: 'shop', name: 'echo-1', serviceAccountName: 'echo', nodeName: 'node-1', podIP: '10.244.1.5' });
     const caDir = join(work, 'ca');
     const template = join(repoRoot, 'manifests', 'waypoint', 'waypoint-template.yaml');
-    cp = spawn(process.execPath, [ambitCli, 'controlplane', '--source', 'kube', '--listen', '127.0.0.1:0', '--ca-dir', caDir, '--trust-domain', td, '--waypoint-template', template],
-      { env: { ...process.env, KUBECONFIG: kubeconfigPath }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    cp.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    createInterface({ input: cp.stdout! }).on('line', (l) => {
-      try {
-        cpLogs.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        stderr += `${l}\n`;
-      }
-    });
-    const ready = await waitFor('control plane ready', () => {
-      if (cp!.exitCode !== null) throw new Error(`control plane exited ${cp!.exitCode}:\n${stderr}\n${JSON.stringify(cpLogs.slice(-5))}`);
-      return cpLogs.find((l) => l['msg'] === 'control plane ready');
-    }, 40_000).catch((err: Error) => {
-      // A kind the ClusterRole does not grant keeps failing with 403 and the control plane never gets ready.
-      throw new Error(`${err.message}; warnings: ${JSON.stringify(cpLogs.filter((l) => (l['level'] as number) >= 40).slice(-3))}`);
-    });
+    cp = spawnControlPlane(kubeconfigPath, ['--listen', '127.0.0.1:0', '--ca-dir', caDir, '--trust-domain', td, '--waypoint-template', template]);
+    const cpLogs = cp.logs;
+    // A kind the ClusterRole does not grant keeps failing with 403 and the control plane never gets ready.
+    const ready = await cp.waitLog('control plane ready', (l) => l['msg'] === 'control plane ready');
     assert.equal(ready['workloads'], 1, 'echo-1 is in the first model');
     // Every list/watch succeeded under the account: no forbidden kind, no missing CRD.
-    assert.deepEqual(cpLogs.filter((l) => (l['level'] as number) >= 40).map((l) => `${String(l['msg'])} ${JSON.stringify(l['kind'] ?? '')} ${String(l['err'] ?? '')}`), []);
+    assert.deepEqual(cp.warnings(), []);
 
     const roots = readFileSync(join(caDir, 'root-cert.pem'), 'utf8');
     const credentials = controlPlaneChannelCredentials(roots, [controlPlaneIdentity(td)]);
