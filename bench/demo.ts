@@ -15,12 +15,12 @@ import { parseArgs } from 'node:util';
 import type { DemoMesh } from '../demo/demo-mesh.js';
 import { netnsSupport } from '../demo/netns-support.js';
 import { runDemo, type StepRecord } from '../demo/run-demo.js';
+import type { TrafficSummary } from '../demo/traffic-stats.js';
 import { formatDemoBenchReport, type DemoBenchStep } from './harness/demo-report.js';
 import type { Measured } from './harness/hop-report.js';
 import { measurePhase } from './harness/measure-phase.js';
 import { childPids, machineBusyFraction, ProcSampler, readMemoryKb } from './harness/proc-sampler.js';
 import { gitCommit } from './harness/run-info.js';
-import type { TrafficSummary } from '../demo/traffic-stats.js';
 
 interface Options {
   readonly mode: 'quick' | 'full';

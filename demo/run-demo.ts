@@ -23,8 +23,11 @@ export interface StepRecord {
  * each step's traffic (to measure the mesh's processes around it).
  */
 export interface DemoObserver {
+  /** Once every process of the mesh is up, before the first step. */
   meshUp?(mesh: DemoMesh): void;
+  /** Runs a step's traffic (`send`) and resolves with its summary, unchanged. */
   traffic?(send: () => Promise<TrafficSummary>): Promise<TrafficSummary>;
+  /** After each step's lines and verdict are printed. */
   stepDone?(record: StepRecord): void;
 }
 
