@@ -23,9 +23,10 @@ import type { BulkResult } from './harness/bulk-client.js';
 import { buildHopSummary, formatHopReport, Metrics, type Measured, type Metric, type PathRound, type RoundResult } from './harness/hop-report.js';
 import { CpuPolicy, PathName, sidePlacement, startHopTopology, type HopPath, type HopTopology } from './harness/hop-topology.js';
 import { prioritize, ProcessGroup, type Placement } from './harness/process-group.js';
+import { measurePhase } from './harness/measure-phase.js';
 import { pathOrder } from './harness/schedule.js';
 import { combineBulk, combineMeasured, combineWrk } from './harness/combine.js';
-import { cpuDelta, kernelThreadsCpuSeconds, machineBusyFraction, ProcSampler, readMachineCpu, reapedChildrenCpuSeconds } from './harness/proc-sampler.js';
+import { machineBusyFraction, ProcSampler } from './harness/proc-sampler.js';
 import { runWrk, totalSocketErrors, type WrkOptions, type WrkResult } from './harness/wrk.js';
 
 interface BenchOptions {
@@ -143,27 +144,8 @@ function describeMachine(): Record<string, string | number> & { streamModule?: s
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Runs one phase and accounts for every CPU second on the machine while it ran. */
-async function measure<T>(sampler: ProcSampler, run: () => Promise<T>): Promise<Measured<T>> {
-  const before = { procs: sampler.cpu(), machine: readMachineCpu(), kernel: kernelThreadsCpuSeconds(), self: process.cpuUsage(), children: reapedChildrenCpuSeconds() };
-  const t0 = performance.now();
-  const result = await run();
-  const wallS = (performance.now() - t0) / 1000;
-  const procs = cpuDelta(before.procs, sampler.cpu());
-  const machine = readMachineCpu();
-  const kernelS = kernelThreadsCpuSeconds() - before.kernel;
-  const selfUs = process.cpuUsage(before.self);
-  const loadGenS = Math.max(0, reapedChildrenCpuSeconds() - before.children);
-  const ours = Object.values(procs).reduce((a, b) => a + b, 0) + (selfUs.user + selfUs.system) / 1e6 + loadGenS;
-  // Not clamped at 0: tick-sampled machine totals against per-process counters leave a few
-  // hundredths of a core of noise either way.
-  const backgroundCores = (machine.busy - before.machine.busy - ours - kernelS) / wallS;
-  const stealCores = (machine.steal - before.machine.steal) / wallS;
-  await sleep(settleMs);
-  return { result, cpu: { wallS, cpuS: procs, loadGenS: round3(loadGenS), kernelCores: round3(kernelS / wallS), backgroundCores: round3(backgroundCores), stealCores: round3(stealCores) } };
-}
+/** One phase, measured as every benchmark measures (bench/harness/measure-phase.ts). */
+const measure = <T>(sampler: ProcSampler, run: () => Promise<T>): Promise<Measured<T>> => measurePhase(sampler, run, settleMs);
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
@@ -197,7 +179,7 @@ async function runBulk(b: Bench, path: HopPath): Promise<BulkResult> {
 
 type PhaseResult = Measured<WrkResult> | Measured<BulkResult>;
 
-function measurePhase(b: Bench, path: HopPath, metric: Metric): Promise<PhaseResult> {
+function runPhase(b: Bench, path: HopPath, metric: Metric): Promise<PhaseResult> {
   if (metric === 'bulk') return measure(b.sampler, () => runBulk(b, path));
   return measure(b.sampler, () => runWrk(b.group, wrkPhase(b, path, metric, b.o.durationS), b.loadPlacement));
 }
@@ -215,7 +197,7 @@ async function measureBlock(b: Bench, order: readonly HopPath[], metric: Metric)
   const parts = new Map<PathName, PhaseResult[]>(order.map((p) => [p.name, []]));
   for (let pass = 0; pass < b.o.passes; pass++) {
     const seq = pass % 2 === 0 ? order : [...order].reverse();
-    for (const path of seq) parts.get(path.name)!.push(await measurePhase(b, path, metric));
+    for (const path of seq) parts.get(path.name)!.push(await runPhase(b, path, metric));
   }
   return order.map((path) => {
     const ms = parts.get(path.name)!;

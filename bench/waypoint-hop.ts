@@ -23,8 +23,9 @@ import { parseArgs } from 'node:util';
 import { combineMeasured, combineWrk } from './harness/combine.js';
 import type { Measured } from './harness/hop-report.js';
 import { prioritize, ProcessGroup } from './harness/process-group.js';
-import { cpuDelta, kernelThreadsCpuSeconds, machineBusyFraction, ProcSampler, readMachineCpu, readMemoryKb, reapedChildrenCpuSeconds } from './harness/proc-sampler.js';
+import { machineBusyFraction, ProcSampler, readMemoryKb } from './harness/proc-sampler.js';
 import { gitCommit } from './harness/run-info.js';
+import { measurePhase } from './harness/measure-phase.js';
 import { pathOrder } from './harness/schedule.js';
 import { buildWaypointSummary, formatWaypointReport, type PacedSample, type RpsSample, type WaypointRound } from './harness/waypoint-report.js';
 import { startWaypointTopology, WaypointPath, type BenchPath, type WaypointTopology } from './harness/waypoint-topology.js';
@@ -100,25 +101,10 @@ function readOptions(argv: string[]): Options {
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** Runs one phase and accounts for every CPU second on the machine while it ran (as bench/hbone-hop.ts). */
-async function measure<T>(sampler: ProcSampler, run: () => Promise<T>): Promise<Measured<T>> {
-  const before = { procs: sampler.cpu(), machine: readMachineCpu(), kernel: kernelThreadsCpuSeconds(), self: process.cpuUsage(), children: reapedChildrenCpuSeconds() };
-  const t0 = performance.now();
-  const result = await run();
-  const wallS = (performance.now() - t0) / 1000;
-  const procs = cpuDelta(before.procs, sampler.cpu());
-  const machine = readMachineCpu();
-  const kernelS = kernelThreadsCpuSeconds() - before.kernel;
-  const selfUs = process.cpuUsage(before.self);
-  const loadGenS = Math.max(0, reapedChildrenCpuSeconds() - before.children);
-  const ours = Object.values(procs).reduce((a, b) => a + b, 0) + (selfUs.user + selfUs.system) / 1e6 + loadGenS;
-  const backgroundCores = (machine.busy - before.machine.busy - ours - kernelS) / wallS;
-  await sleep(settleMs);
-  return { result, cpu: { wallS, cpuS: procs, loadGenS: round3(loadGenS), kernelCores: round3(kernelS / wallS), backgroundCores: round3(backgroundCores), stealCores: round3((machine.steal - before.machine.steal) / wallS) } };
-}
+/** One phase, measured as every benchmark measures (bench/harness/measure-phase.ts). */
+const measure = <T>(sampler: ProcSampler, run: () => Promise<T>): Promise<Measured<T>> => measurePhase(sampler, run, settleMs);
 
 interface PacedResult {
   readonly completed: number;

@@ -8,6 +8,7 @@
 //     opens `count` connections, one GET each (so the tunnel is known to be end to end), keeps
 //     them open; prints {"open":n,"failed":n} once all are up, closes everything when stdin ends.
 import net from 'node:net';
+import { ratePerSecond, summarizeLatencies } from './harness/latency-stats.js';
 
 interface Conn {
   readonly socket: net.Socket;
@@ -56,11 +57,6 @@ function openConn(host: string, port: number): Promise<Conn> {
       f?.(false);
     });
   });
-}
-
-function pct(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 async function paced(host: string, port: number, rate: number, seconds: number, connections: number): Promise<void> {
@@ -117,15 +113,16 @@ async function paced(host: string, port: number, rate: number, seconds: number, 
     };
     tick();
   });
-  const durationS = (performance.now() - start) / 1000;
+  const durationMs = performance.now() - start;
   for (const c of conns) c.socket.destroy();
-  latencies.sort((a, b) => a - b);
-  fromSchedule.sort((a, b) => a - b);
+  // Quantiles by nearest rank, the same code as `ambit demo`'s numbers (bench/harness/latency-stats.ts).
+  const l = summarizeLatencies(latencies);
+  const s = summarizeLatencies(fromSchedule);
   const r3 = (x: number): number => Math.round(x * 1000) / 1000;
   process.stdout.write(`${JSON.stringify({
-    requests: total, completed: latencies.length, errors, queued, durationS: r3(durationS), achievedRps: r3(latencies.length / durationS),
-    latencyMs: { p50: r3(pct(latencies, 50)), p90: r3(pct(latencies, 90)), p99: r3(pct(latencies, 99)), max: r3(latencies.at(-1) ?? NaN) },
-    latencyFromScheduleMs: { p50: r3(pct(fromSchedule, 50)), p99: r3(pct(fromSchedule, 99)) },
+    requests: total, completed: l.count, errors, queued, durationS: r3(durationMs / 1000), achievedRps: r3(ratePerSecond(l.count, durationMs)),
+    latencyMs: { p50: r3(l.p50Ms), p90: r3(l.p90Ms), p99: r3(l.p99Ms), max: r3(l.maxMs) },
+    latencyFromScheduleMs: { p50: r3(s.p50Ms), p99: r3(s.p99Ms) },
   })}\n`);
 }
 

@@ -5,7 +5,31 @@
 import { netnsSupport } from './netns-support.js';
 import { demoAddresses, startDemoMesh, type DemoMesh } from './demo-mesh.js';
 import { scenarios, type Scenario, type Step, type Verdict } from './scenarios.js';
+import { trafficLines } from './traffic-lines.js';
 import type { TrafficSummary } from './traffic-stats.js';
+
+/** One finished step, as the demo printed and judged it. */
+export interface StepRecord {
+  readonly scenario: string;
+  readonly step: Step;
+  readonly url: string;
+  readonly seconds: number;
+  readonly summary: TrafficSummary;
+  readonly verdict: Verdict;
+}
+
+/**
+ * What `npm run bench:demo` (bench/demo.ts) hooks into the same run: the mesh once it is up, and
+ * each step's traffic (to measure the mesh's processes around it).
+ */
+export interface DemoObserver {
+  /** Once every process of the mesh is up, before the first step. */
+  meshUp?(mesh: DemoMesh): void;
+  /** Runs a step's traffic (`send`) and resolves with its summary, unchanged. */
+  traffic?(send: () => Promise<TrafficSummary>): Promise<TrafficSummary>;
+  /** After each step's lines and verdict are printed. */
+  stepDone?(record: StepRecord): void;
+}
 
 export interface DemoRunOptions {
   readonly scenario?: string;
@@ -13,6 +37,7 @@ export interface DemoRunOptions {
   /** Non-interactive: no per-second lines. */
   readonly check: boolean;
   readonly out: NodeJS.WritableStream;
+  readonly observer?: DemoObserver;
 }
 
 /** Seconds reserved out of `--duration` for taking the mesh down. */
@@ -24,8 +49,6 @@ export function pickScenarios(name: string | undefined): { ok: true; list: reado
   const s = scenarios.find((x) => x.name === name);
   return s ? { ok: true, list: [s] } : { ok: false, error: `unknown scenario ${JSON.stringify(name)}; known: ${scenarios.map((x) => x.name).join(', ')}, all` };
 }
-
-const ms = (x: number): string => `${x < 10 ? x.toFixed(1) : x.toFixed(0)} ms`;
 
 function topologyLines(): string[] {
   const { nodes, pods, echoService } = demoAddresses;
@@ -75,16 +98,7 @@ function mtlsLine(mesh: DemoMesh, marks: Record<'node-1' | 'node-2', number>): s
   return `mTLS   ztunnels logged ${hbone + plain} connection(s): ${hbone} over HBONE mTLS, ${plain} plaintext; identities ${[...ids].sort().join(', ') || '-'}`;
 }
 
-function edgeLines(s: TrafficSummary, from: string): string[] {
-  const lines = [`traffic ${s.requests} requests in ${(s.durationMs / 1000).toFixed(1)} s (${(s.requests / Math.max(0.001, s.durationMs / 1000)).toFixed(0)} req/s), ${(s.successRate * 100).toFixed(1)}% 2xx, p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}`];
-  for (const [edge, e] of Object.entries(s.edges)) {
-    const codes = [...Object.entries(e.statuses).map(([k, v]) => `${k}x${v}`), ...Object.entries(e.errors).map(([k, v]) => `${k}x${v}`)].join(' ');
-    lines.push(`  ${from} -> ${edge.padEnd(11)} ${String(e.requests).padStart(5)} req  ${(e.successRate * 100).toFixed(1).padStart(5)}% 2xx  p50 ${ms(e.p50Ms).padStart(8)}  p99 ${ms(e.p99Ms).padStart(8)}  [${codes}]`);
-  }
-  return lines;
-}
-
-async function runStep(mesh: DemoMesh, step: Step, seconds: number, opts: DemoRunOptions): Promise<Verdict> {
+async function runStep(mesh: DemoMesh, scenario: string, step: Step, seconds: number, opts: DemoRunOptions): Promise<Verdict> {
   const say = (l: string): void => void opts.out.write(`${l}\n`);
   if (step.apply) await applyAndWait(mesh, step.apply, step.appliedAt ?? 'waypoint');
   const marks = { 'node-1': mesh.ztunnels['node-1'].mark(), 'node-2': mesh.ztunnels['node-2'].mark() };
@@ -92,16 +106,18 @@ async function runStep(mesh: DemoMesh, step: Step, seconds: number, opts: DemoRu
   const url = step.from === 'client' ? `http://${echoService}${step.path}` : `http://${pods['echo-v1']}:8080${step.path}`;
   const app = step.from === 'client' ? mesh.client : mesh.outsider;
   say(`  step ${step.label}${step.apply ? ` (wrote examples/demo/${step.apply})` : ''}: GET ${url}${step.headers ? ` ${JSON.stringify(step.headers)}` : ''} at ${step.rps} req/s for ${seconds.toFixed(1)} s`);
-  const summary = await app.traffic(
+  const send = (): Promise<TrafficSummary> => app.traffic(
     { url, rps: step.rps, durationMs: Math.round(seconds * 1000), timeoutMs: 3000, ...(step.headers ? { headers: step.headers } : {}), ...(step.maxInFlight ? { maxInFlight: step.maxInFlight } : {}) },
     (t) => {
       if (!opts.check) say(`    ${t.second}s  ${t.requests} req/s  ${t.requests ? ((t.ok / t.requests) * 100).toFixed(0) : '-'}% 2xx`);
     },
   );
-  for (const l of edgeLines(summary, step.from)) say(`    ${l}`);
+  const summary = await (opts.observer?.traffic ? opts.observer.traffic(send) : send());
+  for (const l of trafficLines(summary, step.from)) say(`    ${l}`);
   say(`    ${mtlsLine(mesh, marks)}`);
   const v = step.judge(summary);
   say(`    ${v.ok ? 'ok  ' : 'FAIL'} ${v.text}`);
+  opts.observer?.stepDone?.({ scenario, step, url, seconds, summary, verdict: v });
   return v;
 }
 
@@ -126,6 +142,7 @@ export async function runDemo(opts: DemoRunOptions): Promise<number> {
   const results: { name: string; ok: boolean; text: string }[] = [];
   try {
     mesh = await startDemoMesh();
+    opts.observer?.meshUp?.(mesh);
     say(`mesh up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const l of topologyLines()) say(l);
     const steps = picked.list.reduce((n, s) => n + s.steps.length, 0);
@@ -138,7 +155,7 @@ export async function runDemo(opts: DemoRunOptions): Promise<number> {
         // An equal share of what is left, less ~0.5 s per step for applying config.
         const seconds = Math.max(1, ((deadline - Date.now()) / 1000 - teardownReserveS) / left - 0.5);
         left--;
-        verdicts.push(await runStep(mesh, step, seconds, opts));
+        verdicts.push(await runStep(mesh, scenario.name, step, seconds, opts));
       }
       const ok = verdicts.every((v) => v.ok);
       results.push({ name: scenario.name, ok, text: verdicts.map((v) => v.text).join('; ') });

@@ -1,6 +1,8 @@
-// What steady traffic measured, per edge: requests, status codes, errors and latency quantiles.
-// The sample client (demo/sample-app.ts) records every request here; the demo prints the
-// summaries and judges scenarios from them. Pure: no clock, no I/O.
+// What steady traffic measured, per edge: requests, status codes, errors, rate and latency
+// quantiles. The sample client (demo/sample-app.ts) records every request here; the demo prints
+// the summaries and judges scenarios from them. The statistics themselves are the benchmarks'
+// (bench/harness/latency-stats.ts), so `npm run bench:demo` and `ambit demo` agree. Pure.
+import { isSuccessStatus, ratePerSecond, successRatio, summarizeLatencies } from '../bench/harness/latency-stats.js';
 
 /** Who answered: the echo pod named in `x-echo-pod`, or the mesh itself (no backend reached). */
 export const meshAnswered = '(mesh)';
@@ -13,21 +15,19 @@ export interface EdgeSummary {
   readonly errors: Readonly<Record<string, number>>;
   /** Share of requests answered 2xx, 0..1 (0 when there were none). */
   readonly successRate: number;
+  /** Latency quantiles by nearest rank over every request, failed ones included (NaN of none). */
   readonly p50Ms: number;
+  readonly p90Ms: number;
   readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 export interface TrafficSummary extends EdgeSummary {
   readonly durationMs: number;
+  /** Requests finished per second over `durationMs`. */
+  readonly requestsPerS: number;
   /** Per answering pod (or meshAnswered / noAnswer). */
   readonly edges: Readonly<Record<string, EdgeSummary>>;
-}
-
-/** The q-quantile (0..1) of `sorted` (ascending) by nearest rank; 0 for an empty list. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
-  return sorted[rank - 1] ?? 0;
 }
 
 class Edge {
@@ -37,9 +37,8 @@ class Edge {
   ok = 0;
 
   summary(): EdgeSummary {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    const requests = this.latencies.length;
-    return { requests, statuses: { ...this.statuses }, errors: { ...this.errors }, successRate: requests === 0 ? 0 : this.ok / requests, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99) };
+    const { count: requests, p50Ms, p90Ms, p99Ms, maxMs } = summarizeLatencies(this.latencies);
+    return { requests, statuses: { ...this.statuses }, errors: { ...this.errors }, successRate: successRatio(this.ok, requests), p50Ms, p90Ms, p99Ms, maxMs };
   }
 }
 
@@ -57,7 +56,7 @@ export class TrafficStats {
       if ('error' in outcome) e.errors[outcome.error] = (e.errors[outcome.error] ?? 0) + 1;
       else {
         e.statuses[outcome.status] = (e.statuses[outcome.status] ?? 0) + 1;
-        if (outcome.status >= 200 && outcome.status < 300) e.ok++;
+        if (isSuccessStatus(outcome.status)) e.ok++;
       }
     }
   }
@@ -69,7 +68,7 @@ export class TrafficStats {
   summary(durationMs: number): TrafficSummary {
     const edges: Record<string, EdgeSummary> = {};
     for (const [k, e] of [...this.edges].sort(([a], [b]) => a.localeCompare(b))) edges[k] = e.summary();
-    return { ...this.all.summary(), durationMs, edges };
+    return { ...this.all.summary(), durationMs, requestsPerS: ratePerSecond(this.requests, durationMs), edges };
   }
 }
 

@@ -6,6 +6,7 @@ import type { BulkResult } from './bulk-client.js';
 import type { MemoryPeak } from './proc-sampler.js';
 import type { HopPath, PathName } from './hop-topology.js';
 import { totalSocketErrors, type WrkResult } from './wrk.js';
+import { formatNumber as fmt, textTable as table } from './text-table.js';
 
 export const Metrics = ['rps', 'cps', 'latency', 'bulk'] as const;
 export type Metric = (typeof Metrics)[number];
@@ -272,17 +273,6 @@ export function buildHopSummary(rounds: readonly RoundResult[], paths: readonly 
     background,
     ...(baseline ? { baseline } : {}),
   };
-}
-
-function fmt(x: number, digits: number): string {
-  if (!Number.isFinite(x)) return '-';
-  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 const pathOrder: readonly PathName[] = ['direct', 'ambit', 'nginx', 'ambit-base'];

@@ -2,6 +2,7 @@
 // waypoint against nginx as an L7 reverse proxy on the same hop), the waypoint's CPU and RSS at a
 // fixed 1,000 requests/s, and PASS/FAIL against issue 5's targets by the median of the rounds.
 import { median, spread, type Spread } from './hop-report.js';
+import { formatNumber as fmt, textTable as table } from './text-table.js';
 
 /** One wrk pass at -c64 on one path (passes of a round folded: requests over time, latency request-weighted). */
 export interface RpsSample {
@@ -139,14 +140,6 @@ export function buildWaypointSummary(rounds: readonly WaypointRound[], pathNames
   ];
   const bg = rounds.flatMap((r) => [...r.rps.map((s) => s.backgroundCores), ...r.paced.map((p) => p.backgroundCores)]);
   return { paths, ratios, paced, targets, background: { median: median(bg), max: bg.length ? Math.max(...bg) : NaN } };
-}
-
-const fmt = (x: number, d: number): string => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
-
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
-  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
 }
 
 export function formatWaypointReport(s: WaypointSummary, rounds: readonly WaypointRound[]): string {
