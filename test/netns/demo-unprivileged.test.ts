@@ -1,7 +1,8 @@
 // `ambit demo` without root: run as uid 65534 (setpriv), it re-runs itself in an unprivileged user
 // namespace, passes its scenario and exits 0 — and leaves nothing on the host (no namespaces,
 // links, iptables rules, processes or temp folders), also after Ctrl-C or SIGKILL. Where the kernel forbids
-// unprivileged user namespaces it must instead exit 2 saying what it needs.
+// unprivileged user namespaces (or unshare is missing) it must instead exit 2 saying what it needs,
+// and the re-run role must refuse to mount anything outside a user namespace.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -160,5 +161,22 @@ describe('ambit demo as an unprivileged user', { skip, timeout: 120_000 }, () =>
     const killed = await demoAsNobody(['--check', '--scenario', 'canary', '--duration', '20'], 'mesh up', 'SIGKILL');
     assert.equal(killed.signal, 'SIGKILL', killed.out);
     assert.deepEqual(await leftSince(before), nothing);
+  });
+});
+
+describe('ambit demo refusals around the user namespace', { skip, timeout: 30_000 }, () => {
+  it('exits 2 naming root and util-linux when uid 65534 has no unshare to run', async () => {
+    const before = hostState();
+    const r = spawnSync('setpriv', [...nobody, 'env', 'PATH=/nonexistent', process.execPath, ambitCli, 'demo', '--check', '--duration', '20'], { cwd: '/', encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /needs one of:\n {2}root: sudo npm start -- demo.*\n {2}or: the unshare program \(Debian package util-linux\)/);
+    assert.deepEqual(await leftSince(before), nothing);
+  });
+
+  it('refuses the inside role outside a user namespace instead of mounting over /run', () => {
+    // Run as root in a throwaway mount namespace: should the guard ever break, the host's /run is safe.
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, ambitCli, 'demo', '--in-user-namespace', '--duration', '20'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /not inside a user namespace: refusing to mount over \/run/);
   });
 });
