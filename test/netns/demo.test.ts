@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { ambitCli } from '../support/ambit-process.js';
 import { netnsSkip } from '../support/netns.js';
@@ -49,13 +50,15 @@ function leftovers(run: Run, tmpBefore: ReadonlySet<string>): { namespaces: stri
     } catch {
       continue;
     }
-    // The sample apps run only in the demo; its ambit processes read files in its temp folder.
-    if (cmd.includes('dist/demo/sample-app.js') || cmd.includes('ambit-demo-')) processes.push(`${p}: ${cmd}`);
+    // This checkout's sample apps run only in the demo; its ambit processes read files in a demo
+    // temp folder. (Demos of other checkouts running at the same time are not ours to count.)
+    if (cmd.includes(sampleApp) || (cmd.includes(ambitCli) && cmd.includes('ambit-demo-'))) processes.push(`${p}: ${cmd}`);
   }
   const folders = readdirSync(tmpdir()).filter((d) => d.startsWith('ambit-demo-') && !tmpBefore.has(d));
   return { namespaces, processes, folders };
 }
 
+const sampleApp = fileURLToPath(new URL('../../demo/sample-app.js', import.meta.url));
 const none = { namespaces: [], processes: [], folders: [] };
 
 describe('ambit demo --check, end to end', { skip, timeout: 150_000 }, () => {
