@@ -9,6 +9,7 @@
 // be read, watched and updated (manifests/base/controlplane-rbac.yaml), plus create.
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type V1ConfigMap, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from '../shared/log.js';
+import { KeyedRetry, type Backoff } from './keyed-retry.js';
 
 export const rootCertConfigMapName = 'ambit-root-cert';
 /** Istio's key (constants.CACertNamespaceConfigMapDataName); the proxies' --root-cert file. */
@@ -44,7 +45,7 @@ export interface RootCertPublisherOptions {
   readonly rootsPem: string;
   readonly logger: Logger;
   /** Retry delay after a failed watch or write: first and cap (default 500 ms doubling to 10 s). */
-  readonly backoffMs?: { readonly initial: number; readonly max: number };
+  readonly backoffMs?: Backoff;
 }
 
 const statusOf = (err: unknown): number | undefined => {
@@ -61,13 +62,13 @@ export class RootCertPublisher {
   private configMaps?: ListWatch<V1ConfigMap>;
   private readonly running = new Set<string>();
   private readonly again = new Set<string>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly failures = new Map<string, number>();
+  private readonly retries: KeyedRetry;
   private closed = false;
 
   constructor(opts: RootCertPublisherOptions) {
     this.opts = opts;
     this.log = opts.logger;
+    this.retries = new KeyedRetry(opts.logger, 'root certificate publish failed; retrying', opts.backoffMs);
     this.rootsPem = opts.rootsPem;
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
   }
@@ -90,8 +91,7 @@ export class RootCertPublisher {
     void this.configMaps?.stop();
     this.namespaces = undefined;
     this.configMaps = undefined;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.retries.close();
   }
 
   private startNamespaces(): void {
@@ -126,10 +126,10 @@ export class RootCertPublisher {
     const failed = (err: unknown): void => {
       void informer.stop();
       if (this.namespaces === informer || this.configMaps === informer) forget();
-      this.retry(key, err, restart);
+      this.retries.schedule(key, err, restart);
     };
     informer.on('error', failed);
-    informer.on('connect', () => this.failures.delete(key));
+    informer.on('connect', () => this.retries.succeeded(key));
     informer.start().catch(failed);
   }
 
@@ -157,7 +157,7 @@ export class RootCertPublisher {
       const plan = buildRootCertAction({ name: namespace, phase }, existing, this.rootsPem);
       if (plan.action === 'create') await this.core.createNamespacedConfigMap({ namespace, body: plan.configMap });
       if (plan.action === 'update') await this.core.replaceNamespacedConfigMap({ namespace, name: rootCertConfigMapName, body: plan.configMap });
-      this.failures.delete(namespace);
+      this.retries.succeeded(namespace);
       if (plan.action === 'create' || plan.action === 'update') this.log.info({ namespace, configMap: rootCertConfigMapName, action: plan.action }, 'root certificate published');
     } catch (err) {
       // A namespace being deleted refuses new objects (403 from NamespaceLifecycle admission); a
@@ -165,23 +165,7 @@ export class RootCertPublisher {
       const known = this.namespaces?.get(namespace);
       if (statusOf(err) === 403 && known?.status?.phase === 'Terminating') return;
       if (statusOf(err) === 404 && this.namespaces && !known) return;
-      this.retry(namespace, err, () => this.enqueue(namespace));
+      this.retries.schedule(namespace, err, () => this.enqueue(namespace));
     }
-  }
-
-  private retry(key: string, err: unknown, fn: () => void): void {
-    if (this.closed || this.timers.has(key)) return;
-    const { initial, max } = this.opts.backoffMs ?? { initial: 500, max: 10_000 };
-    const n = this.failures.get(key) ?? 0;
-    this.failures.set(key, n + 1);
-    const ms = Math.min(max, initial * 2 ** n);
-    const e = err as { code?: unknown; message?: unknown };
-    this.log.warn({ target: key, code: e?.code, err: String(e?.message ?? err).split('\n')[0]!.slice(0, 300), retryMs: ms }, 'root certificate publish failed; retrying');
-    const t = setTimeout(() => {
-      this.timers.delete(key);
-      fn();
-    }, ms);
-    t.unref();
-    this.timers.set(key, t);
   }
 }

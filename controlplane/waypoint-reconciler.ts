@@ -11,6 +11,7 @@
 import { CustomObjectsApi, KubernetesObjectApi, ListWatch, PatchStrategy, Watch, loadAllYaml, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { waypointGatewayClass } from '../shared/config/gateway-decoders.js';
 import type { Logger } from '../shared/log.js';
+import { KeyedRetry, type Backoff } from './keyed-retry.js';
 
 export interface WaypointGatewayRef {
   readonly namespace: string;
@@ -79,7 +80,7 @@ export interface WaypointReconcilerOptions {
   readonly template: string;
   readonly logger: Logger;
   /** Retry delay after a failed watch or apply: first and cap (default 500 ms doubling to 10 s). */
-  readonly backoffMs?: { readonly initial: number; readonly max: number };
+  readonly backoffMs?: Backoff;
 }
 
 export class WaypointReconciler {
@@ -87,8 +88,7 @@ export class WaypointReconciler {
   private readonly log: Logger;
   private readonly api: KubernetesObjectApi;
   private informer?: ListWatch<RawGateway>;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly failures = new Map<string, number>();
+  private readonly retries: KeyedRetry;
   /** Uids of the Gateways seen in class istio-waypoint: leaving the class or going triggers a sweep. */
   private readonly waypointUids = new Set<string>();
   private sweepTimer?: NodeJS.Timeout;
@@ -99,6 +99,7 @@ export class WaypointReconciler {
   constructor(opts: WaypointReconcilerOptions) {
     this.opts = opts;
     this.log = opts.logger;
+    this.retries = new KeyedRetry(opts.logger, 'waypoint reconcile failed; retrying', opts.backoffMs);
     this.api = KubernetesObjectApi.makeApiClient(opts.kubeConfig);
   }
 
@@ -120,10 +121,10 @@ export class WaypointReconciler {
     const restart = (err: unknown): void => {
       void informer.stop();
       if (this.informer === informer) this.informer = undefined;
-      this.retry('watch', err, () => this.start());
+      this.retries.schedule('watch', err, () => this.start());
     };
     informer.on('error', restart);
-    informer.on('connect', () => this.failures.delete('watch'));
+    informer.on('connect', () => this.retries.succeeded('watch'));
     this.informer = informer;
     // start() resolves once the list is in the cache: objects of Gateways deleted meanwhile go now.
     informer.start().then(() => this.scheduleSweep(), restart);
@@ -133,8 +134,7 @@ export class WaypointReconciler {
     this.closed = true;
     void this.informer?.stop();
     this.informer = undefined;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.retries.close();
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
   }
 
@@ -182,9 +182,9 @@ export class WaypointReconciler {
         });
         if (deleted) this.log.info({ object: `${o.kind}/${o.metadata!.namespace}/${o.metadata!.name}`, gateway: o.metadata!.ownerReferences!.find((r) => r.controller)!.name }, 'waypoint object removed: its Gateway is gone or no longer istio-waypoint');
       }
-      this.failures.delete('sweep');
+      this.retries.succeeded('sweep');
     } catch (err) {
-      this.retry('sweep', err, () => this.scheduleSweep());
+      this.retries.schedule('sweep', err, () => this.scheduleSweep());
     }
   }
 
@@ -202,13 +202,13 @@ export class WaypointReconciler {
     void (async () => {
       try {
         for (const o of built.objects) await this.api.patch(o, undefined, undefined, waypointFieldManager, true, PatchStrategy.ServerSideApply);
-        this.failures.delete(key);
+        this.retries.succeeded(key);
         this.log.info({ gateway: key, objects: built.objects.map((o) => `${o.kind}/${o.metadata!.name}`) }, 'waypoint reconciled');
         // The Gateway went or left the class while this apply ran (a sweep may have missed these).
         const now = this.informer?.get(name, namespace);
         if (now?.metadata?.uid !== uid || now.spec?.gatewayClassName !== waypointGatewayClass) this.scheduleSweep();
       } catch (err) {
-        this.retry(key, err, () => this.reconcileLatest(key, g));
+        this.retries.schedule(key, err, () => this.reconcileLatest(key, g));
       }
     })();
   }
@@ -218,21 +218,5 @@ export class WaypointReconciler {
     const [namespace, name] = key.split('/');
     const current = this.informer?.get(name!, namespace) ?? (this.informer ? undefined : fallback);
     if (current) this.reconcile(current);
-  }
-
-  private retry(key: string, err: unknown, fn: () => void): void {
-    if (this.closed || this.timers.has(key)) return;
-    const { initial, max } = this.opts.backoffMs ?? { initial: 500, max: 10_000 };
-    const n = this.failures.get(key) ?? 0;
-    this.failures.set(key, n + 1);
-    const ms = Math.min(max, initial * 2 ** n);
-    const e = err as { code?: unknown; message?: unknown };
-    this.log.warn({ target: key, code: e?.code, err: String(e?.message ?? err).split('\n')[0]!.slice(0, 300), retryMs: ms }, 'waypoint reconcile failed; retrying');
-    const t = setTimeout(() => {
-      this.timers.delete(key);
-      fn();
-    }, ms);
-    t.unref();
-    this.timers.set(key, t);
   }
 }
