@@ -7,7 +7,7 @@ import hyperid from 'hyperid';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { knownEmptyBody } from '../shared/http/h1-body-stream.js';
-import { formatIdentity, identityUri, type Identity } from '../shared/identity/spiffe.js';
+import { identityUri, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import type { HttpMetrics } from '../shared/telemetry/http-metrics.js';
 import { trafficLabels, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
@@ -258,7 +258,7 @@ export class RequestHandler {
     const srcWorkload = view.index.workloadByIp.get(tunnel.clientIp);
     const flags = o.flags.filter((f) => f !== '-');
     const flagText = flags.length > 0 ? flags.join(',') : '-';
-    const trafficKey = `${srcWorkload?.uid ?? ''}|${formatIdentity(tunnel.peer)}|${dstWorkload?.uid ?? ''}|${service ? `${service.namespace}/${service.hostname}` : ''}`;
+    const trafficKey = `${srcWorkload?.uid ?? ''}|${identityUri(tunnel.peer)}|${dstWorkload?.uid ?? ''}|${service ? `${service.namespace}/${service.hostname}` : ''}`;
     let traffic = this.trafficCache.get(trafficKey);
     if (!traffic) {
       traffic = trafficLabels({
