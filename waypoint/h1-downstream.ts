@@ -7,9 +7,10 @@
 // headers, `headersTimeoutMs` to send them (408), `idleTimeoutMs` between requests.
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import { constants as http2Constants } from 'node:http2';
 import { BodyStream, type BodySource } from '../shared/http/h1-body-stream.js';
 import { ChunkedDecoder, chunkHeader, lastChunk } from '../shared/http/h1-chunked.js';
-import { defaultH1Limits, endToEndHeaders, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
+import { defaultH1Limits, endToEndHeaders, isWritableField, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
 import type { RequestHead } from '../shared/http/request-head.js';
 import type { Logger } from '../shared/log.js';
 import { ClientGone } from './client-gone.js';
@@ -34,6 +35,11 @@ const smallFirstWrite = 16 * 1024;
 // writev (shared/net/stream-adapter.ts).
 const continueLine = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const crlf = Buffer.from('\r\n', 'latin1');
+/**
+ * After our side ended, how long a client may keep its side open before the tunnel is reset
+ * (Envoy's delayed_close_timeout, 1 s): an idle or refused client cannot hold a stream forever.
+ */
+const closeGraceMs = 1_000;
 
 let dateSecond = 0;
 let dateText = '';
@@ -139,6 +145,9 @@ class H1Connection implements BodySource {
     this.chunked = framing.kind === 'chunked' ? new ChunkedDecoder() : undefined;
     this.remaining = framing.kind === 'length' ? framing.length : 0;
     const body = new BodyStream(this, framing.kind === 'length' ? framing.length : undefined);
+    // Paused until the consumer that forwards it asks (pipe() or resume()): a listener that only
+    // counts bytes must not start it flowing while the upstream is still connecting (lost bytes).
+    body.pause();
     this.body = body;
     this.phase = Phase.body;
     if (framing.kind === 'length' && framing.length === 0) this.bodyDone();
@@ -205,7 +214,7 @@ class H1Connection implements BodySource {
     const body = Buffer.from(text);
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\ncontent-length: ${body.length}\r\ndate: ${httpDate()}\r\n`;
     if (text && !extra.some(([n]) => n === 'content-type')) head += 'content-type: text/plain\r\n';
-    for (const [n, v] of extra) head += `${n}: ${v}\r\n`;
+    for (const [n, v] of extra) if (isWritableField(n, v)) head += `${n}: ${v}\r\n`;
     head += this.connectionHeader();
     const out = Buffer.allocUnsafe(Buffer.byteLength(head, 'latin1') + 2 + body.length);
     let at = out.write(head, 0, 'latin1');
@@ -228,9 +237,11 @@ class H1Connection implements BodySource {
     let length: string | undefined;
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
     for (const [n, v] of list) {
+      // A field a route filter made unwritable (CR/LF) is dropped, never written raw; one length only.
+      if (!isWritableField(n, v)) continue;
       if (framingHeaders.has(n)) {
-        if (n === 'content-length') length = v;
-        else continue;
+        if (n !== 'content-length' || length !== undefined) continue;
+        length = v;
       }
       head += `${n}: ${v}\r\n`;
     }
@@ -284,8 +295,9 @@ class H1Connection implements BodySource {
         settle();
       });
       body.once('error', () => {
-        // The upstream broke mid-body: the client cannot be told cleanly; close the connection.
-        this.close();
+        // The upstream broke mid-body: reset, not a clean end, which a close-delimited (HTTP/1.0)
+        // body would read as complete.
+        this.reset();
         settle();
       });
       this.stream.once('close', onClose);
@@ -339,11 +351,30 @@ class H1Connection implements BodySource {
   }
 
   private close(): void {
-    if (this.phase === Phase.closed) return;
+    if (!this.shut()) return;
+    // Our side ends once written; what the client still sends is read and dropped for a grace
+    // period, then the tunnel is reset if the client has not closed its side.
+    this.stream.end(() => {
+      if (!this.stream.destroyed) this.timer = setTimeout(() => resetTunnel(this.stream), closeGraceMs);
+    });
+    this.stream.resume();
+  }
+
+  /** Ends the tunnel abruptly (a response that cannot be completed): no clean end first. */
+  private reset(): void {
+    this.shut();
+    resetTunnel(this.stream);
+  }
+
+  /** No more requests on this connection; false if it was already shut or is gone. */
+  private shut(): boolean {
+    if (this.phase === Phase.closed) return false;
     this.phase = Phase.closed;
     this.clearTimer();
     this.buf = Buffer.alloc(0);
-    if (!this.stream.destroyed) this.stream.end();
+    // The rest of a request body will not be read: its consumers (an upstream mid-request) must see it end.
+    if (this.body && !this.body.complete) this.body.destroy();
+    return !this.stream.destroyed;
   }
 
   private onEnd(): void {
@@ -367,6 +398,21 @@ class H1Connection implements BodySource {
       this.gone?.abort();
     }
   }
+}
+
+/**
+ * Resets the tunnel with RST_STREAM(CONNECT_ERROR), which the client's ztunnel turns into a TCP
+ * reset (RFC 9113 §8.5). Node's close() would first put END_STREAM on the wire if our side is
+ * still open, and the client would read a clean end; marking the side as ending skips it (as
+ * shared/net/relay.ts does).
+ */
+function resetTunnel(stream: Duplex): void {
+  if (stream.destroyed) return;
+  const h2 = stream as Duplex & { close?: (code: number) => void; rstCode?: number };
+  if (typeof h2.close !== 'function' || !('rstCode' in h2)) return void stream.destroy();
+  const writable = (stream as unknown as { _writableState?: { ending: boolean } })._writableState;
+  if (writable && !writable.ending) writable.ending = true;
+  h2.close(http2Constants.NGHTTP2_CONNECT_ERROR);
 }
 
 function removeHeader(headers: HeaderList, name: string): void {

@@ -6,7 +6,7 @@ import type { ClientHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { BodyStream, knownEmptyBody, type BodySource } from '../shared/http/h1-body-stream.js';
 import { ChunkedDecoder, chunkHeader } from '../shared/http/h1-chunked.js';
-import { defaultH1Limits, endToEndHeaders, parseResponseHead } from '../shared/http/h1-head.js';
+import { defaultH1Limits, endToEndHeaders, isWritableField, parseResponseHead } from '../shared/http/h1-head.js';
 import type { AbortLike } from './client-gone.js';
 import type { AttemptOutcome, AttemptResult } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
@@ -98,6 +98,12 @@ export class H1UpstreamConnection implements BodySource {
     this.phase = Phase.idle;
     if (this.timer) clearTimeout(this.timer);
     this.detachRequestBody();
+    // Closed before the response head (the owner closing it, the request body failing): the
+    // attempt ends as a reset rather than never.
+    const settle = this.settle;
+    this.settle = undefined;
+    this.aborted?.removeEventListener('abort', this.onAbort);
+    settle?.({ outcome: { kind: 'reset' } });
     const body = this.body;
     this.body = undefined;
     if (body && !body.complete) body.destroy(new Error('upstream connection closed mid-body'));
@@ -112,8 +118,10 @@ export class H1UpstreamConnection implements BodySource {
     let hasLength = false;
     const buffered = Buffer.isBuffer(body);
     for (const [n, v] of r.headers) {
+      // A field a route filter made unwritable (CR/LF) is dropped, never written raw; one length only.
+      if (!isWritableField(n, v)) continue;
       if (n === 'content-length') {
-        if (buffered) continue;
+        if (buffered || hasLength) continue;
         hasLength = true;
       }
       head += `${n}: ${v}\r\n`;
@@ -135,6 +143,8 @@ export class H1UpstreamConnection implements BodySource {
       body.resume(); // reaches 'end' for whoever counts it
       return;
     }
+    // A body already torn down (its client gone) can never be sent: the attempt fails now.
+    if (body.destroyed) return this.destroy();
     const chunked = !hasLength;
     if (chunked) head += 'transfer-encoding: chunked\r\n';
     this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
@@ -162,14 +172,22 @@ export class H1UpstreamConnection implements BodySource {
       if (this.phase === Phase.idle) this.finishExchange(); // the response already ended
     };
     const onError = (): void => this.destroy();
+    // Destroyed without an error (the client went away, a mirror over its limit): the request
+    // will never end, so neither will this exchange.
+    const onClose = (): void => {
+      if (!this.requestSent) this.destroy();
+    };
     body.on('data', onData);
     body.once('end', onEnd);
     body.once('error', onError);
+    body.once('close', onClose);
     this.detach = () => {
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
+      body.off('close', onClose);
     };
+    body.resume(); // bodies arrive paused (h1-downstream.ts); this is their consumer
   }
 
   private detach: (() => void) | undefined;
