@@ -22,8 +22,8 @@ class FakeTunnel extends Duplex {
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-const serve = (onRequest: (req: RequestContext) => void, tunnel = new FakeTunnel()): FakeTunnel => {
-  serveHttp1(tunnel, { logger: silentLogger(), headersTimeoutMs: 5_000, idleTimeoutMs: 5_000, onRequest });
+const serve = (onRequest: (req: RequestContext) => void, tunnel = new FakeTunnel(), idleTimeoutMs = 5_000): FakeTunnel => {
+  serveHttp1(tunnel, { logger: silentLogger(), headersTimeoutMs: 5_000, idleTimeoutMs, onRequest });
   return tunnel;
 };
 const response = (body: string, headers: [string, string][] = [['content-length', String(body.length)]]) => ({
@@ -75,6 +75,41 @@ describe('H1 downstream (serveHttp1)', () => {
     await new Promise((r) => setTimeout(r, 60));
     assert.equal(seen, 'hello');
     assert.equal(counted, 5);
+    tunnel.destroy();
+  });
+
+  it('answers 408 when a request body stops arriving, but not while its own consumer holds it back', async () => {
+    let size = 0;
+    const slowConsumer = serve((req) => {
+      // The consumer (an upstream reading slowly) starts only after three idle timeouts.
+      setTimeout(() => {
+        req.down.body.on('data', (c: Buffer) => (size += c.length));
+        req.down.body.resume();
+      }, 300);
+    }, new FakeTunnel(), 100);
+    slowConsumer.push(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${512 * 1024}\r\n\r\n`);
+    for (let i = 0; i < 8; i++) slowConsumer.push(Buffer.alloc(64 * 1024));
+    await new Promise((r) => setTimeout(r, 450));
+    assert.equal(size, 512 * 1024, 'the whole body reached the consumer');
+    assert.doesNotMatch(slowConsumer.text(), /408/);
+    slowConsumer.destroy();
+
+    const stalled = serve((req) => void req.down.body.resume(), new FakeTunnel(), 100);
+    stalled.push('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nten bytes.');
+    await new Promise((r) => setTimeout(r, 250));
+    assert.match(stalled.text(), /^HTTP\/1\.1 408 /);
+    stalled.destroy();
+  });
+
+  it('survives a client that closes mid-body before anything consumes the body (no uncaught error)', async () => {
+    let body: NodeJS.ReadableStream | undefined;
+    const tunnel = serve((req) => (body = req.down.body));
+    tunnel.push('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nten bytes.');
+    await tick();
+    tunnel.push(null); // FIN: the rest of the body never comes
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(body, 'the request reached the handler');
+    assert.equal((body as unknown as { destroyed: boolean }).destroyed, true);
     tunnel.destroy();
   });
 

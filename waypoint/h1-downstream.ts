@@ -90,12 +90,34 @@ class H1Connection implements BodySource {
   pauseBody(): void {
     this.bodyPaused = true;
     this.stream.pause();
+    // Our own backpressure (an upstream reading slowly) is not the client being slow.
+    if (this.phase === Phase.body) this.clearTimer();
   }
 
   resumeBody(): void {
     if (!this.bodyPaused) return;
     this.bodyPaused = false;
-    if (this.phase !== Phase.closed) this.stream.resume();
+    if (this.phase === Phase.closed) return;
+    this.stream.resume();
+    if (this.phase === Phase.body) this.armBodyTimer();
+  }
+
+  /**
+   * A request body must keep arriving: `idleTimeoutMs` without a byte of it (while we read) ends
+   * the request, as Envoy's stream idle timeout does (408 before a response, else a reset).
+   */
+  private armBodyTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.bodyTimedOut(), this.opts.idleTimeoutMs);
+  }
+
+  private bodyTimedOut(): void {
+    this.timer = undefined;
+    this.opts.logger.info({ reason: 'request body not received in time', status: 408 }, 'request body timed out');
+    this.body?.destroy(new Error('request body not received in time'));
+    this.closeAfter = true;
+    if (this.responseStarted) return this.reset();
+    this.reply(408, 'Request Timeout');
   }
 
   private armTimer(ms: number, headers: boolean): void {
@@ -151,6 +173,7 @@ class H1Connection implements BodySource {
     this.body = body;
     this.phase = Phase.body;
     if (framing.kind === 'length' && framing.length === 0) this.bodyDone();
+    else this.armBodyTimer();
     // We answer `Expect: 100-continue` ourselves and do not forward it (Envoy's default).
     if (h.expectContinue && !body.complete) this.stream.write(continueLine);
     const headers = endToEndHeaders(h.headers);
@@ -176,6 +199,7 @@ class H1Connection implements BodySource {
 
   private feedBody(chunk: Buffer): void {
     const body = this.body!;
+    this.timer?.refresh();
     if (this.chunked) {
       const step = this.chunked.push(chunk, (d) => body.feed(d));
       if (step.kind === 'more') return;
@@ -200,6 +224,7 @@ class H1Connection implements BodySource {
   }
 
   private bodyDone(): void {
+    this.clearTimer();
     this.body!.finish();
     this.phase = Phase.waiting;
   }

@@ -97,6 +97,18 @@ describe('H1UpstreamConnection', () => {
     assert.match(tunnel.text(), /transfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n$/);
   });
 
+  it('survives an upstream that breaks off a response body that is only being drained (no uncaught error)', async () => {
+    const { tunnel, conn, owner } = setup();
+    const p = conn.exchange({ method: 'GET', path: '/', headers: [['host', 'a']] }, Buffer.alloc(0), undefined, new ClientGone());
+    tunnel.push('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 100\r\n\r\npartial');
+    const r = await p;
+    r.response!.body.resume(); // the forwarder drains a response it will retry
+    await tick();
+    tunnel.push(null);
+    await new Promise((res) => setTimeout(res, 20));
+    assert.equal(owner.closed, 1);
+  });
+
   it('goes back to its owner only after a clean keep-alive exchange, and never after extra bytes', async () => {
     const { tunnel, conn, owner } = setup();
     const p = conn.exchange({ method: 'GET', path: '/', headers: [['host', 'a']] }, Buffer.alloc(0), undefined, new ClientGone());

@@ -115,6 +115,12 @@ async function startRawBackend(ip: string): Promise<RawBackend> {
       setTimeout(() => s.destroy(), 50);
       return 'stop';
     }
+    if (path.startsWith('/broken-503')) {
+      // A retriable answer whose body breaks off: the waypoint drains it while it retries.
+      s.write('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 100\r\n\r\npartial');
+      setTimeout(() => s.destroy(), 20);
+      return 'stop';
+    }
     if (path.startsWith('/storm')) {
       s.write('HTTP/1.1 100 Continue\r\n\r\n'.repeat(2000) + 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstorm');
       return;
@@ -251,6 +257,19 @@ describe('the waypoint’s HTTP/1.1 under misbehaving peers (direct tier)', () =
     }
   });
 
+  it('answers 408 to a request body that stops arriving (idle timeout), instead of holding the request forever', async () => {
+    const s = connect();
+    s.on('error', () => undefined);
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    s.write(`POST /no-retry/count HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 100\r\n\r\nonly ten b`);
+    await waitFor(() => Buffer.concat(got).toString('latin1').includes('\r\n\r\n'), 4_000).catch(() => undefined);
+    s.destroy();
+    assert.match(Buffer.concat(got).toString('latin1'), /^HTTP\/1\.1 408 /);
+    assert.ok(wp.logs.find('request body timed out').length >= 1);
+    await stillServes();
+  });
+
   it('closes the upstream tunnel of an upstream that answered before reading the request body', async () => {
     const before = wp.waypoint.upstream.openTunnels();
     const s = connect();
@@ -317,6 +336,12 @@ describe('the waypoint’s HTTP/1.1 under misbehaving peers (direct tier)', () =
     const r = Buffer.concat(got).toString('latin1');
     assert.match(r, /^HTTP\/1\.1 200 /);
     assert.ok(reset || ended === 'close', `a clean FIN after a truncated close-delimited body: ${JSON.stringify(r)}`);
+  });
+
+  it('survives an upstream that breaks off the body of a response it retries (no uncaught error)', async () => {
+    await rawHttp(connect(), `GET /broken-503 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 500);
+    await new Promise((r) => setTimeout(r, 100));
+    await stillServes();
   });
 
   it('skips a storm of 2,000 informational responses and relays the final one', async () => {
