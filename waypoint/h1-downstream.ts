@@ -35,11 +35,6 @@ const smallFirstWrite = 16 * 1024;
 // writev (shared/net/stream-adapter.ts).
 const continueLine = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const crlf = Buffer.from('\r\n', 'latin1');
-/**
- * After our side ended, how long a client may keep its side open before the tunnel is reset
- * (Envoy's delayed_close_timeout, 1 s): an idle or refused client cannot hold a stream forever.
- */
-const closeGraceMs = 1_000;
 
 let dateSecond = 0;
 let dateText = '';
@@ -377,10 +372,12 @@ class H1Connection implements BodySource {
 
   private close(): void {
     if (!this.shut()) return;
-    // Our side ends once written; what the client still sends is read and dropped for a grace
-    // period, then the tunnel is reset if the client has not closed its side.
+    // Our side ends once written; what the client still sends is read and dropped. A client that
+    // keeps its side open for another idle timeout is reset (like Envoy's delayed close, but long
+    // enough that a slow reader is not cut off: the reset reaches its TCP socket): an idle or
+    // refused client cannot hold a tunnel forever.
     this.stream.end(() => {
-      if (!this.stream.destroyed) this.timer = setTimeout(() => resetTunnel(this.stream), closeGraceMs);
+      if (!this.stream.destroyed) this.timer = setTimeout(() => resetTunnel(this.stream), this.opts.idleTimeoutMs);
     });
     this.stream.resume();
   }
