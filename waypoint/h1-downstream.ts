@@ -260,7 +260,7 @@ class H1Connection implements BodySource {
       // A field a route filter made unwritable (CR/LF) is dropped, never written raw; one length only.
       if (!isWritableField(n, v)) continue;
       if (framingHeaders.has(n)) {
-        if (n !== 'content-length' || length !== undefined) continue;
+        if (n !== 'content-length' || length !== undefined || !/^\d{1,15}$/.test(v)) continue;
         length = v;
       }
       head += `${n}: ${v}\r\n`;
@@ -273,6 +273,14 @@ class H1Connection implements BodySource {
     head += '\r\n';
     const body = response.body;
     const first = bodiless ? null : (body.read() as Buffer | null);
+    // The body must match the length written (a route filter may have set another): more or fewer
+    // bytes would desync the client's next response, so the connection is reset instead.
+    let left = bodiless || length === undefined ? Infinity : Number(length);
+    if (first && (left -= first.length) < 0) {
+      body.destroy();
+      this.reset();
+      return Promise.resolve(0);
+    }
     if (first && first.length <= smallFirstWrite) {
       const prefix = chunked ? `${head}${chunkHeader(first.length)}` : head;
       const out = Buffer.allocUnsafe(prefix.length + first.length + (chunked ? 2 : 0));
@@ -297,6 +305,11 @@ class H1Connection implements BodySource {
       };
       const onData = (c: Buffer): void => {
         if (bodiless) return;
+        if ((left -= c.length) < 0) {
+          body.destroy();
+          this.reset();
+          return settle();
+        }
         bytes += c.length;
         if (!this.writeBody(c, chunked)) {
           body.pause();
@@ -310,6 +323,10 @@ class H1Connection implements BodySource {
       };
       body.on('data', onData);
       body.once('end', () => {
+        if (left !== Infinity && left > 0) {
+          this.reset();
+          return settle();
+        }
         if (chunked) this.stream.write(Buffer.from(lastChunk(response.trailers()), 'latin1'));
         this.responseDone();
         settle();

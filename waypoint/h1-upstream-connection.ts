@@ -116,13 +116,15 @@ export class H1UpstreamConnection implements BodySource {
   private writeRequest(r: ExchangeRequest, body: Buffer | Readable): void {
     let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
     let hasLength = false;
+    let left = Infinity;
     const buffered = Buffer.isBuffer(body);
     for (const [n, v] of r.headers) {
       // A field a route filter made unwritable (CR/LF) is dropped, never written raw; one length only.
       if (!isWritableField(n, v)) continue;
       if (n === 'content-length') {
-        if (buffered || hasLength) continue;
+        if (buffered || hasLength || !/^\d{1,15}$/.test(v)) continue;
         hasLength = true;
+        left = Number(v);
       }
       head += `${n}: ${v}\r\n`;
     }
@@ -150,6 +152,9 @@ export class H1UpstreamConnection implements BodySource {
     this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
     const onData = (c: Buffer): void => {
       let ok: boolean;
+      // More body than the length written (a route filter may have set another) would reach the
+      // upstream as a next request (smuggling): the attempt fails instead.
+      if ((left -= c.length) < 0) return this.destroy();
       if (chunked) {
         if (c.length === 0) return;
         this.stream.cork();
@@ -166,6 +171,7 @@ export class H1UpstreamConnection implements BodySource {
       }
     };
     const onEnd = (): void => {
+      if (left !== Infinity && left > 0) return this.destroy(); // fewer: the upstream would wait, then misread the next request
       this.detachRequestBody();
       if (chunked) this.stream.write(lastChunk);
       this.requestSent = true;

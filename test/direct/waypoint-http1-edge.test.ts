@@ -22,6 +22,13 @@ spec:
   - matches: [{path: {type: PathPrefix, value: /split-resp}}]
     filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: x-note, value: "a\\r\\nset-cookie: evil=1"}]}}]
     backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /cl-req}}]
+    filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: content-length, value: "0"}]}}]
+    retry: {attempts: 0}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /cl-resp}}]
+    filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: content-length, value: "1"}]}}]
+    backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {type: PathPrefix, value: /no-retry}}]
     retry: {attempts: 0}
     backendRefs: [{name: echo, port: 80}]
@@ -221,6 +228,22 @@ describe('the waypoint’s HTTP/1.1 under misbehaving peers (direct tier)', () =
     const r = await rawHttp(connect(), `GET /split-req HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     assert.match(r, /^HTTP\/1\.1 /);
     assert.doesNotMatch(seenByBackends(), /\r\nx-smuggled:/i);
+  });
+
+  it('never sends the upstream more body than the Content-Length a route filter set (no request smuggling)', async () => {
+    const inner = `GET /smuggled HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    await rawHttp(connect(), `POST /cl-req HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${inner.length}\r\nConnection: close\r\n\r\n${inner}`);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.doesNotMatch(seenByBackends(), /GET \/smuggled/);
+  });
+
+  it('never sends the client more body than the Content-Length a route filter set (no response desync)', async () => {
+    const r = await rawHttp(connect(), `GET /cl-resp HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /after-cl HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    const end = r.indexOf('\r\n\r\n');
+    if (end === -1) return; // reset before any head: nothing to misread
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(r.slice(0, end))?.[1]);
+    const after = r.slice(end + 4 + length);
+    assert.ok(after === '' || after.startsWith('HTTP/1.1 '), `bytes after the declared body: ${JSON.stringify(after.slice(0, 60))}`);
   });
 
   it('refuses an HTTP/1.0 request with Transfer-Encoding as faulty framing (RFC 9112 §6.1), reaching no backend', async () => {
