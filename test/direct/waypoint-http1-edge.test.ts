@@ -254,6 +254,17 @@ describe('the waypoint’s HTTP/1.1 under misbehaving peers (direct tier)', () =
     assert.doesNotMatch(seenByBackends().slice(before), /\/ten-chunked|\/after/);
   });
 
+  it('serves nothing pipelined after a refused request or a malformed chunked body', async () => {
+    const before = seenByBackends().length;
+    const next = `GET /after-refused HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    const refused = await rawHttp(connect(), `GET / HTTP/1.1\r\nHost : ${host}\r\n\r\n${next}`);
+    assert.equal(refused.match(/HTTP\/1\.1 \d{3}/g)?.join(), 'HTTP/1.1 400');
+    const badChunk = await rawHttp(connect(), `POST /no-retry/x HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n${next}`);
+    assert.doesNotMatch(badChunk, /after-refused/);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.doesNotMatch(seenByBackends().slice(before), /after-refused/);
+  });
+
   it('fully closes an idle client connection after the idle timeout even when the client keeps its side open', async () => {
     // One request first: a tunnel that never sends a byte is not HTTP (protocol detection).
     const s = connect();
@@ -383,7 +394,8 @@ describe('the waypoint’s HTTP/1.1 under misbehaving peers (direct tier)', () =
     assert.match(r, /^HTTP\/1\.1 503 /);
   });
 
-  it('pauses the upstream for a client that stops reading a large download (bounded buffering)', async () => {
+  it('pauses the upstream for a client that stops reading a large download (bounded buffering), and drops that tunnel when the client goes', async () => {
+    const tunnelsBefore = wp.waypoint.upstream.openTunnels();
     const s = connect();
     s.on('error', () => undefined);
     let first = false;
@@ -400,6 +412,9 @@ describe('the waypoint’s HTTP/1.1 under misbehaving peers (direct tier)', () =
     const b = written();
     s.destroy();
     assert.equal(b, a, 'the backend is paused, not buffered into the proxy');
+    // Two 4 MiB HBONE stream windows and loopback socket buffers along the way: about 18-20 MiB.
     assert.ok(a < 32 * 1024 * 1024, `bytes in flight: ${a}`);
+    // The tunnel was mid-response: closed, never kept for another request.
+    await waitFor(() => wp.waypoint.upstream.openTunnels() <= tunnelsBefore);
   });
 });
