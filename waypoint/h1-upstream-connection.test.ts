@@ -45,6 +45,13 @@ describe('H1UpstreamConnection', () => {
     assert.deepEqual((r as AttemptResult).outcome, { kind: 'reset' });
   });
 
+  it('answers an exchange on a connection that is already closed with a reset at once', async () => {
+    const { conn } = setup();
+    conn.destroy();
+    const r = await within(conn.exchange({ method: 'GET', path: '/', headers: [['host', 'a']] }, Buffer.alloc(0), undefined, new ClientGone()));
+    assert.deepEqual(r !== 'pending' && r.outcome, { kind: 'reset' });
+  });
+
   it('closes the connection when the request body is torn down before its end, even after the response', async () => {
     const { tunnel, conn, owner } = setup();
     const body = new PassThrough();

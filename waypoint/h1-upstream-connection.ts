@@ -78,6 +78,7 @@ export class H1UpstreamConnection implements BodySource {
   /** Sends one request; resolves when the response head arrived (body not read) or it failed. */
   exchange(r: ExchangeRequest, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult> {
     return new Promise((resolve) => {
+      if (this.dead) return resolve({ outcome: { kind: 'reset' } }); // closed while being handed out
       this.phase = Phase.head;
       this.method = r.method;
       this.settle = resolve;
