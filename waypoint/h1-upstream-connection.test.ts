@@ -48,6 +48,7 @@ describe('H1UpstreamConnection', () => {
   it('answers an exchange on a connection that is already closed with a reset at once', async () => {
     const { conn } = setup();
     conn.destroy();
+    await tick(); // its stream's 'close' has come and gone
     const r = await within(conn.exchange({ method: 'GET', path: '/', headers: [['host', 'a']] }, Buffer.alloc(0), undefined, new ClientGone()));
     assert.deepEqual(r !== 'pending' && r.outcome, { kind: 'reset' });
   });
