@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { ClientHttp2Stream } from 'node:http2';
 import { Duplex, PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
+import { BodyStream } from '../shared/http/h1-body-stream.js';
 import { ClientGone } from './client-gone.js';
 import type { AttemptResult } from './forwarder.js';
 import { H1UpstreamConnection, type ConnectionOwner } from './h1-upstream-connection.js';
@@ -93,6 +94,24 @@ describe('H1UpstreamConnection', () => {
     assert.ok(wire.endsWith('\r\n\r\nabc'), JSON.stringify(wire));
     tunnel.push('HTTP/1.1 204 No Content\r\n\r\n');
     assert.equal((await p).outcome.kind, 'response');
+  });
+
+  it('fails an attempt (closing its connection) whose body outgrows or falls short of its Content-Length', async () => {
+    for (const [length, wire] of [['2', 'abc'], ['5', 'abc']] as const) {
+      const { tunnel, conn } = setup();
+      const body = new PassThrough();
+      const p = conn.exchange({ method: 'POST', path: '/', headers: [['host', 'a'], ['content-length', length]] }, body, undefined, new ClientGone());
+      body.end(wire);
+      const r = await within(p);
+      assert.deepEqual(r !== 'pending' && r.outcome, { kind: 'reset' }, `length ${length}, body ${wire}`);
+      // Too long: not a byte beyond the length; too short: the connection goes, so no next request is misread.
+      if (length === '2') assert.doesNotMatch(tunnel.text(), /abc/);
+      assert.equal(conn.reusable, false);
+    }
+    const { conn } = setup();
+    const empty = new BodyStream({ pauseBody: () => undefined, resumeBody: () => undefined }, 0);
+    const r = await within(conn.exchange({ method: 'POST', path: '/', headers: [['host', 'a'], ['content-length', '5']] }, empty, undefined, new ClientGone()));
+    assert.deepEqual(r !== 'pending' && r.outcome, { kind: 'reset' }, 'a known-empty body under a length of 5');
   });
 
   it('starts a body that arrives explicitly paused, as the waypoint’s request bodies do', async () => {

@@ -140,6 +140,7 @@ export class H1UpstreamConnection implements BodySource {
       return;
     }
     if (knownEmptyBody(body)) {
+      if (left !== Infinity && left !== 0) return this.destroy(); // a length no body will fill
       if (!hasLength && bodyMethods.has(r.method)) head += 'content-length: 0\r\n';
       this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
       this.requestSent = true;
