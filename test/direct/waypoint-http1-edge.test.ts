@@ -128,6 +128,15 @@ async function startRawBackend(ip: string): Promise<RawBackend> {
       setTimeout(() => s.destroy(), 20);
       return 'stop';
     }
+    if (path.includes('/no-response')) {
+      s.end();
+      return 'stop';
+    }
+    if (path.startsWith('/says-close')) {
+      // Asks for the connection to close but leaves it open: the waypoint must not reuse it.
+      s.write('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok');
+      return 'stop';
+    }
     if (path.startsWith('/storm')) {
       s.write('HTTP/1.1 100 Continue\r\n\r\n'.repeat(2000) + 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstorm');
       return;
@@ -376,6 +385,20 @@ describe('the waypoint’s HTTP/1.1 under misbehaving peers (direct tier)', () =
     await rawHttp(connect(), `GET /broken-503 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 500);
     await new Promise((r) => setTimeout(r, 100));
     await stillServes();
+  });
+
+  it('answers 503 when the upstream closes without a response, and never reuses a tunnel the upstream said to close', async () => {
+    const r = await rawHttp(connect(), `GET /no-retry/no-response HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.match(r, /^HTTP\/1\.1 503 /);
+    const connections = (): number => backends.reduce((n, b) => n + b.connections, 0);
+    for (let i = 0; i < 3; i++) {
+      const before = connections();
+      const said = await rawHttp(connect(), `GET /says-close-${i} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.match(said, /^HTTP\/1\.1 200 [^]*ok$/);
+      const next = await rawHttp(connect(), `GET /after-close-${i} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.match(next, new RegExp(`GET /after-close-${i} `), 'answered on a fresh connection');
+      assert.ok(connections() > before, 'a new upstream connection was opened');
+    }
   });
 
   it('skips a storm of 2,000 informational responses and relays the final one', async () => {
