@@ -7,9 +7,10 @@
 // headers, `headersTimeoutMs` to send them (408), `idleTimeoutMs` between requests.
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import { constants as http2Constants } from 'node:http2';
 import { BodyStream, type BodySource } from '../shared/http/h1-body-stream.js';
 import { ChunkedDecoder, chunkHeader, lastChunk } from '../shared/http/h1-chunked.js';
-import { defaultH1Limits, endToEndHeaders, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
+import { defaultH1Limits, endToEndHeaders, isWritableField, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
 import type { RequestHead } from '../shared/http/request-head.js';
 import type { Logger } from '../shared/log.js';
 import { ClientGone } from './client-gone.js';
@@ -84,12 +85,34 @@ class H1Connection implements BodySource {
   pauseBody(): void {
     this.bodyPaused = true;
     this.stream.pause();
+    // Our own backpressure (an upstream reading slowly) is not the client being slow.
+    if (this.phase === Phase.body) this.clearTimer();
   }
 
   resumeBody(): void {
     if (!this.bodyPaused) return;
     this.bodyPaused = false;
-    if (this.phase !== Phase.closed) this.stream.resume();
+    if (this.phase === Phase.closed) return;
+    this.stream.resume();
+    if (this.phase === Phase.body) this.armBodyTimer();
+  }
+
+  /**
+   * A request body must keep arriving: `idleTimeoutMs` without a byte of it (while we read) ends
+   * the request, as Envoy's stream idle timeout does (408 before a response, else a reset).
+   */
+  private armBodyTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.bodyTimedOut(), this.opts.idleTimeoutMs);
+  }
+
+  private bodyTimedOut(): void {
+    this.timer = undefined;
+    this.opts.logger.info({ reason: 'request body not received in time', status: 408 }, 'request body timed out');
+    this.body?.destroy(new Error('request body not received in time'));
+    this.closeAfter = true;
+    if (this.responseStarted) return this.reset();
+    this.reply(408, 'Request Timeout');
   }
 
   private armTimer(ms: number, headers: boolean): void {
@@ -139,9 +162,13 @@ class H1Connection implements BodySource {
     this.chunked = framing.kind === 'chunked' ? new ChunkedDecoder() : undefined;
     this.remaining = framing.kind === 'length' ? framing.length : 0;
     const body = new BodyStream(this, framing.kind === 'length' ? framing.length : undefined);
+    // Paused until the consumer that forwards it asks (pipe() or resume()): a listener that only
+    // counts bytes must not start it flowing while the upstream is still connecting (lost bytes).
+    body.pause();
     this.body = body;
     this.phase = Phase.body;
     if (framing.kind === 'length' && framing.length === 0) this.bodyDone();
+    else this.armBodyTimer();
     // We answer `Expect: 100-continue` ourselves and do not forward it (Envoy's default).
     if (h.expectContinue && !body.complete) this.stream.write(continueLine);
     const headers = endToEndHeaders(h.headers);
@@ -167,6 +194,7 @@ class H1Connection implements BodySource {
 
   private feedBody(chunk: Buffer): void {
     const body = this.body!;
+    this.timer?.refresh();
     if (this.chunked) {
       const step = this.chunked.push(chunk, (d) => body.feed(d));
       if (step.kind === 'more') return;
@@ -191,6 +219,7 @@ class H1Connection implements BodySource {
   }
 
   private bodyDone(): void {
+    this.clearTimer();
     this.body!.finish();
     this.phase = Phase.waiting;
   }
@@ -205,7 +234,7 @@ class H1Connection implements BodySource {
     const body = Buffer.from(text);
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\ncontent-length: ${body.length}\r\ndate: ${httpDate()}\r\n`;
     if (text && !extra.some(([n]) => n === 'content-type')) head += 'content-type: text/plain\r\n';
-    for (const [n, v] of extra) head += `${n}: ${v}\r\n`;
+    for (const [n, v] of extra) if (isWritableField(n, v)) head += `${n}: ${v}\r\n`;
     head += this.connectionHeader();
     const out = Buffer.allocUnsafe(Buffer.byteLength(head, 'latin1') + 2 + body.length);
     let at = out.write(head, 0, 'latin1');
@@ -228,9 +257,11 @@ class H1Connection implements BodySource {
     let length: string | undefined;
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
     for (const [n, v] of list) {
+      // A field a route filter made unwritable (CR/LF) is dropped, never written raw; one length only.
+      if (!isWritableField(n, v)) continue;
       if (framingHeaders.has(n)) {
-        if (n === 'content-length') length = v;
-        else continue;
+        if (n !== 'content-length' || length !== undefined || !/^\d{1,15}$/.test(v)) continue;
+        length = v;
       }
       head += `${n}: ${v}\r\n`;
     }
@@ -242,6 +273,14 @@ class H1Connection implements BodySource {
     head += '\r\n';
     const body = response.body;
     const first = bodiless ? null : (body.read() as Buffer | null);
+    // The body must match the length written (a route filter may have set another): more or fewer
+    // bytes would desync the client's next response, so the connection is reset instead.
+    let left = bodiless || length === undefined ? Infinity : Number(length);
+    if (first && (left -= first.length) < 0) {
+      body.destroy();
+      this.reset();
+      return Promise.resolve(0);
+    }
     if (first && first.length <= smallFirstWrite) {
       const prefix = chunked ? `${head}${chunkHeader(first.length)}` : head;
       const out = Buffer.allocUnsafe(prefix.length + first.length + (chunked ? 2 : 0));
@@ -266,6 +305,11 @@ class H1Connection implements BodySource {
       };
       const onData = (c: Buffer): void => {
         if (bodiless) return;
+        if ((left -= c.length) < 0) {
+          body.destroy();
+          this.reset();
+          return settle();
+        }
         bytes += c.length;
         if (!this.writeBody(c, chunked)) {
           body.pause();
@@ -279,13 +323,18 @@ class H1Connection implements BodySource {
       };
       body.on('data', onData);
       body.once('end', () => {
+        if (left !== Infinity && left > 0) {
+          this.reset();
+          return settle();
+        }
         if (chunked) this.stream.write(Buffer.from(lastChunk(response.trailers()), 'latin1'));
         this.responseDone();
         settle();
       });
       body.once('error', () => {
-        // The upstream broke mid-body: the client cannot be told cleanly; close the connection.
-        this.close();
+        // The upstream broke mid-body: reset, not a clean end, which a close-delimited (HTTP/1.0)
+        // body would read as complete.
+        this.reset();
         settle();
       });
       this.stream.once('close', onClose);
@@ -339,11 +388,32 @@ class H1Connection implements BodySource {
   }
 
   private close(): void {
-    if (this.phase === Phase.closed) return;
+    if (!this.shut()) return;
+    // Our side ends once written; what the client still sends is read and dropped. A client that
+    // keeps its side open for another idle timeout is reset (like Envoy's delayed close, but long
+    // enough that a slow reader is not cut off: the reset reaches its TCP socket): an idle or
+    // refused client cannot hold a tunnel forever.
+    this.stream.end(() => {
+      if (!this.stream.destroyed) this.timer = setTimeout(() => resetTunnel(this.stream), this.opts.idleTimeoutMs);
+    });
+    this.stream.resume();
+  }
+
+  /** Ends the tunnel abruptly (a response that cannot be completed): no clean end first. */
+  private reset(): void {
+    this.shut();
+    resetTunnel(this.stream);
+  }
+
+  /** No more requests on this connection; false if it was already shut or is gone. */
+  private shut(): boolean {
+    if (this.phase === Phase.closed) return false;
     this.phase = Phase.closed;
     this.clearTimer();
     this.buf = Buffer.alloc(0);
-    if (!this.stream.destroyed) this.stream.end();
+    // The rest of a request body will not be read: its consumers (an upstream mid-request) must see it end.
+    if (this.body && !this.body.complete) this.body.destroy();
+    return !this.stream.destroyed;
   }
 
   private onEnd(): void {
@@ -367,6 +437,21 @@ class H1Connection implements BodySource {
       this.gone?.abort();
     }
   }
+}
+
+/**
+ * Resets the tunnel with RST_STREAM(CONNECT_ERROR), which the client's ztunnel turns into a TCP
+ * reset (RFC 9113 §8.5). Node's close() would first put END_STREAM on the wire if our side is
+ * still open, and the client would read a clean end; marking the side as ending skips it (as
+ * shared/net/relay.ts does).
+ */
+function resetTunnel(stream: Duplex): void {
+  if (stream.destroyed) return;
+  const h2 = stream as Duplex & { close?: (code: number) => void; rstCode?: number };
+  if (typeof h2.close !== 'function' || !('rstCode' in h2)) return void stream.destroy();
+  const writable = (stream as unknown as { _writableState?: { ending: boolean } })._writableState;
+  if (writable && !writable.ending) writable.ending = true;
+  h2.close(http2Constants.NGHTTP2_CONNECT_ERROR);
 }
 
 function removeHeader(headers: HeaderList, name: string): void {

@@ -6,7 +6,7 @@ import type { ClientHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { BodyStream, knownEmptyBody, type BodySource } from '../shared/http/h1-body-stream.js';
 import { ChunkedDecoder, chunkHeader } from '../shared/http/h1-chunked.js';
-import { defaultH1Limits, endToEndHeaders, parseResponseHead } from '../shared/http/h1-head.js';
+import { defaultH1Limits, endToEndHeaders, isWritableField, parseResponseHead } from '../shared/http/h1-head.js';
 import type { AbortLike } from './client-gone.js';
 import type { AttemptOutcome, AttemptResult } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
@@ -78,6 +78,7 @@ export class H1UpstreamConnection implements BodySource {
   /** Sends one request; resolves when the response head arrived (body not read) or it failed. */
   exchange(r: ExchangeRequest, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult> {
     return new Promise((resolve) => {
+      if (this.dead) return resolve({ outcome: { kind: 'reset' } }); // closed while being handed out
       this.phase = Phase.head;
       this.method = r.method;
       this.settle = resolve;
@@ -98,6 +99,12 @@ export class H1UpstreamConnection implements BodySource {
     this.phase = Phase.idle;
     if (this.timer) clearTimeout(this.timer);
     this.detachRequestBody();
+    // Closed before the response head (the owner closing it, the request body failing): the
+    // attempt ends as a reset rather than never.
+    const settle = this.settle;
+    this.settle = undefined;
+    this.aborted?.removeEventListener('abort', this.onAbort);
+    settle?.({ outcome: { kind: 'reset' } });
     const body = this.body;
     this.body = undefined;
     if (body && !body.complete) body.destroy(new Error('upstream connection closed mid-body'));
@@ -110,11 +117,15 @@ export class H1UpstreamConnection implements BodySource {
   private writeRequest(r: ExchangeRequest, body: Buffer | Readable): void {
     let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
     let hasLength = false;
+    let left = Infinity;
     const buffered = Buffer.isBuffer(body);
     for (const [n, v] of r.headers) {
+      // A field a route filter made unwritable (CR/LF) is dropped, never written raw; one length only.
+      if (!isWritableField(n, v)) continue;
       if (n === 'content-length') {
-        if (buffered) continue;
+        if (buffered || hasLength || !/^\d{1,15}$/.test(v)) continue;
         hasLength = true;
+        left = Number(v);
       }
       head += `${n}: ${v}\r\n`;
     }
@@ -129,17 +140,23 @@ export class H1UpstreamConnection implements BodySource {
       return;
     }
     if (knownEmptyBody(body)) {
+      if (left !== Infinity && left !== 0) return this.destroy(); // a length no body will fill
       if (!hasLength && bodyMethods.has(r.method)) head += 'content-length: 0\r\n';
       this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
       this.requestSent = true;
       body.resume(); // reaches 'end' for whoever counts it
       return;
     }
+    // A body already torn down (its client gone) can never be sent: the attempt fails now.
+    if (body.destroyed) return this.destroy();
     const chunked = !hasLength;
     if (chunked) head += 'transfer-encoding: chunked\r\n';
     this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
     const onData = (c: Buffer): void => {
       let ok: boolean;
+      // More body than the length written (a route filter may have set another) would reach the
+      // upstream as a next request (smuggling): the attempt fails instead.
+      if ((left -= c.length) < 0) return this.destroy();
       if (chunked) {
         if (c.length === 0) return;
         this.stream.cork();
@@ -156,20 +173,29 @@ export class H1UpstreamConnection implements BodySource {
       }
     };
     const onEnd = (): void => {
+      if (left !== Infinity && left > 0) return this.destroy(); // fewer: the upstream would wait, then misread the next request
       this.detachRequestBody();
       if (chunked) this.stream.write(lastChunk);
       this.requestSent = true;
       if (this.phase === Phase.idle) this.finishExchange(); // the response already ended
     };
     const onError = (): void => this.destroy();
+    // Destroyed without an error (the client went away, a mirror over its limit): the request
+    // will never end, so neither will this exchange.
+    const onClose = (): void => {
+      if (!this.requestSent) this.destroy();
+    };
     body.on('data', onData);
     body.once('end', onEnd);
     body.once('error', onError);
+    body.once('close', onClose);
     this.detach = () => {
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
+      body.off('close', onClose);
     };
+    body.resume(); // bodies arrive paused (h1-downstream.ts); this is their consumer
   }
 
   private detach: (() => void) | undefined;

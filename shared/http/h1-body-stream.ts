@@ -18,6 +18,10 @@ export class BodyStream extends Readable {
     super({ highWaterMark: 64 * 1024 });
     this.source = source;
     this.declaredLength = declaredLength;
+    // A body is destroyed with an error when its peer breaks off mid-message, possibly before any
+    // consumer is attached (the upstream still connecting, a response drained for a retry): that
+    // must not become an uncaught 'error' that takes the process down. Consumers still see it.
+    this.on('error', ignoreError);
   }
 
   /** The whole body is already known to be empty (nothing to copy, only to end). */
@@ -44,6 +48,8 @@ export class BodyStream extends Readable {
     this.push(null);
   }
 }
+
+function ignoreError(): void {}
 
 /** A request body known to be empty before reading it: ours, or an HTTP/2 stream that ended with its headers. */
 export function knownEmptyBody(body: Readable): boolean {

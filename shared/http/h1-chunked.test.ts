@@ -44,6 +44,27 @@ describe('ChunkedDecoder', () => {
     assert.equal(decodeAll(['0\r\nbad trailer\r\n\r\n']).step.kind, 'error');
   });
 
+  it('refuses the chunk-line forms parsers disagree on (smuggling probes)', () => {
+    const probes: Record<string, string> = {
+      'bare LF after the size': '5\nhello\r\n0\r\n\r\n',
+      'bare CR in an extension': '5;a\rb\r\nhello\r\n0\r\n\r\n',
+      'LF only after the data': '5\r\nhello\n0\r\n\r\n',
+      'a 0x prefix': '0x5\r\nhello\r\n0\r\n\r\n',
+      'whitespace before the size': ' 5\r\nhello\r\n0\r\n\r\n',
+      'a size with an underscore': '1_0\r\n',
+      'an empty size': '\r\nhello\r\n',
+      'a folded trailer': '0\r\nX-A: 1\r\n  more\r\n\r\n',
+      'a bare LF ending the trailers': '0\r\nX-A: 1\n\r\n',
+    };
+    for (const [name, wire] of Object.entries(probes)) assert.equal(decodeAll([wire]).step.kind, 'error', name);
+  });
+
+  it('reads leading zeros in a size as hex digits, and stops at exactly the last chunk', () => {
+    const { data, step } = decodeAll(['0005\r\nhello\r\n000\r\n\r\nGET / HTTP/1.1\r\n']);
+    assert.equal(data, 'hello');
+    assert.equal(step.kind === 'done' && step.rest.toString(), 'GET / HTTP/1.1\r\n');
+  });
+
   it('frames chunks the way it reads them', () => {
     const framed = `${chunkHeader(5)}hello\r\n${lastChunk([['x-t', '1']])}`;
     const { data, step } = decodeAll([framed]);

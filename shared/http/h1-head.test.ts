@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { endToEndHeaders, parseRequestHead, parseResponseHead } from './h1-head.js';
+import { endToEndHeaders, isWritableField, parseRequestHead, parseResponseHead } from './h1-head.js';
 
 const req = (s: string) => parseRequestHead(Buffer.from(s, 'latin1'));
 const res = (s: string, method = 'GET') => parseResponseHead(Buffer.from(s, 'latin1'), method);
@@ -56,6 +56,18 @@ describe('parseRequestHead', () => {
     }
   });
 
+  it('refuses an HTTP/1.0 request with Transfer-Encoding as faulty framing (RFC 9112 §6.1), even when it asks for keep-alive', () => {
+    const p = req('POST / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n');
+    assert.equal(p.kind === 'error' && p.status, 400);
+  });
+
+  it('takes a Content-Length with leading zeros as its decimal value', () => {
+    const p = req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n');
+    assert.deepEqual(p.kind === 'head' && p.head.framing, { kind: 'length', length: 7 });
+    // Equal values, different spellings: still two different lengths to a byte-comparing peer.
+    assert.equal(req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\nContent-Length: 07\r\n\r\n').kind, 'error');
+  });
+
   it('answers 431 for a head over the limit or too many fields, before the blank line arrives', () => {
     const big = req(`GET / HTTP/1.1\r\nX: ${'a'.repeat(70 * 1024)}`);
     assert.deepEqual(big.kind === 'error' && big.status, 431);
@@ -93,9 +105,27 @@ describe('parseResponseHead', () => {
     assert.deepEqual(p.kind === 'head' && [p.head.framing, p.head.keepAlive], [{ kind: 'close' }, false]);
   });
 
-  it('refuses a malformed status line or conflicting lengths', () => {
+  it('refuses a malformed status line, a status below 100, or conflicting lengths', () => {
     assert.equal(res('HTTP/1.1 2000 OK\r\n\r\n').kind, 'error');
+    assert.equal(res('HTTP/1.1 099 Odd\r\n\r\n').kind, 'error');
+    assert.equal(res('HTTP/1.1 000 Zero\r\n\r\n').kind, 'error');
     assert.equal(res('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n').kind, 'error');
+  });
+
+  it('never keeps alive an HTTP/1.0 response that carried Transfer-Encoding (faulty framing, RFC 9112 §6.1)', () => {
+    const p = res('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n');
+    assert.equal(p.kind === 'head' && p.head.keepAlive, false);
+    const ok = res('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n');
+    assert.equal(ok.kind === 'head' && ok.head.keepAlive, true);
+  });
+});
+
+describe('isWritableField', () => {
+  it('refuses a value with CR, LF, NUL or another control character, and a name that is not a token', () => {
+    assert.equal(isWritableField('x-a', 'plain value\twith tab'), true);
+    assert.equal(isWritableField('x-a', 'caf\u00e9'), true, 'obs-text is allowed');
+    for (const v of ['a\r\nset-cookie: x=1', 'a\nb', 'a\rb', 'a\u0000b', 'a\u007fb']) assert.equal(isWritableField('x-a', v), false, JSON.stringify(v));
+    for (const n of ['x a', 'x:a', '', 'x\r\ny']) assert.equal(isWritableField(n, 'v'), false, JSON.stringify(n));
   });
 });
 

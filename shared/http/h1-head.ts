@@ -77,6 +77,15 @@ function badValueChar(s: string): boolean {
   return false;
 }
 
+/**
+ * A header field this proxy may write: a token name and a value without control characters. Values
+ * from configuration (route header filters) are not trusted to be clean: a CR or LF written raw
+ * would split the message (response splitting, RFC 9112 §11.1).
+ */
+export function isWritableField(name: string, value: string): boolean {
+  return isToken(name) && !badValueChar(value);
+}
+
 /** `line` from `from`, without leading and trailing SP/HTAB (OWS). */
 function trimOws(line: string, from: number): string {
   let a = from;
@@ -180,6 +189,9 @@ export function parseRequestHead(buf: Buffer, limits: H1Limits = defaultH1Limits
   const minor = m[3] === '1' ? 1 : 0;
   const framing = framingOf(split.headers, false);
   if ('error' in framing) return fail(framing.error);
+  // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a 1.0 hop before
+  // us may not have understood it); refused, so no byte of it is taken as a next request.
+  if (minor === 0 && framing.kind === 'chunked') return fail('Transfer-Encoding in an HTTP/1.0 request');
   const conn = connectionTokens(split.headers);
   let expectContinue = false;
   for (const [n, v] of split.headers) if (n === 'expect' && v.toLowerCase() === '100-continue') expectContinue = minor === 1;
@@ -198,13 +210,17 @@ export function parseResponseHead(buf: Buffer, requestMethod: string, limits: H1
   const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(split.first);
   if (!m) return fail('malformed status line');
   const status = Number(m[2]);
+  // RFC 9110 §15: status codes are 100-599; below 100 is not informational, it is malformed.
+  if (status < 100) return fail('status code below 100');
   const minor = m[1] === '1' ? 1 : 0;
   const conn = connectionTokens(split.headers);
   let framing: H1Framing | { error: string };
   if (requestMethod === 'HEAD' || status === 204 || status === 304 || status < 200) framing = { kind: 'length', length: 0 };
   else framing = framingOf(split.headers, true);
   if ('error' in framing) return fail(framing.error);
-  const keepAlive = framing.kind !== 'close' && (minor === 1 ? !conn.close : conn.keepAlive && !conn.close);
+  // RFC 9112 §6.1: an HTTP/1.0 response with Transfer-Encoding has faulty framing: never reused.
+  const faulty = minor === 0 && split.headers.some(([n]) => n === 'transfer-encoding');
+  const keepAlive = framing.kind !== 'close' && !faulty && (minor === 1 ? !conn.close : conn.keepAlive && !conn.close);
   return { kind: 'head', head: { status, minor, headers: split.headers, framing, keepAlive }, consumed: split.consumed };
 }
 
