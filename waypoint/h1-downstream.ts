@@ -6,17 +6,16 @@
 // are serialized here (head and first body bytes in one write). Limits of a front proxy: 60 KiB of
 // headers, `headersTimeoutMs` to send them (408), `idleTimeoutMs` between requests.
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
-import { constants as http2Constants } from 'node:http2';
 import { BodyStream, type BodySource } from '../shared/http/h1-body-stream.js';
-import { ChunkedDecoder, chunkHeader, lastChunk } from '../shared/http/h1-chunked.js';
-import { defaultH1Limits, endToEndHeaders, isWritableField, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
+import { ChunkedDecoder, lastChunk } from '../shared/http/h1-chunked.js';
+import { defaultH1Limits, endToEndHeaders, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
 import type { RequestHead } from '../shared/http/request-head.js';
 import type { Logger } from '../shared/log.js';
 import { ClientGone } from './client-gone.js';
 import type { Downstream, UpstreamResponse } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
 import type { RequestContext } from './downstream.js';
+import { continueLine, localReply, pumpBody, resetTunnel, responseHead, writeHeadAndFirst } from './h1-response.js';
 
 export interface H1DownstreamOptions {
   readonly logger: Logger;
@@ -28,26 +27,6 @@ export interface H1DownstreamOptions {
 const Phase = { head: 0, body: 1, waiting: 2, closed: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-/** Headers the proxy writes itself on the downstream response. */
-const framingHeaders = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
-const smallFirstWrite = 16 * 1024;
-// Only Buffers are written to the HTTP/2 stream: Node 20's Http2Stream garbles latin1 strings in a
-// writev (shared/net/stream-adapter.ts).
-const continueLine = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-const crlf = Buffer.from('\r\n', 'latin1');
-
-let dateSecond = 0;
-let dateText = '';
-/** `Date` for local replies, formatted once per second. */
-function httpDate(): string {
-  const now = Date.now();
-  const s = Math.floor(now / 1000);
-  if (s !== dateSecond) {
-    dateSecond = s;
-    dateText = new Date(now).toUTCString();
-  }
-  return dateText;
-}
 
 /** Serves HTTP/1.1 on `stream` (an accepted HBONE tunnel whose first bytes looked like HTTP/1). */
 export function serveHttp1(stream: Duplex, opts: H1DownstreamOptions): void {
@@ -231,19 +210,10 @@ class H1Connection implements BodySource {
       return 0;
     }
     this.responseStarted = true;
-    const body = Buffer.from(text);
-    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\ncontent-length: ${body.length}\r\ndate: ${httpDate()}\r\n`;
-    if (text && !extra.some(([n]) => n === 'content-type')) head += 'content-type: text/plain\r\n';
-    for (const [n, v] of extra) if (isWritableField(n, v)) head += `${n}: ${v}\r\n`;
-    head += this.connectionHeader();
-    const out = Buffer.allocUnsafe(Buffer.byteLength(head, 'latin1') + 2 + body.length);
-    let at = out.write(head, 0, 'latin1');
-    at += out.write('\r\n', at, 'latin1');
-    body.copy(out, at);
-    if (this.head?.method === 'HEAD') this.stream.write(out.subarray(0, at));
-    else this.stream.write(out);
+    const { bytes, bodyLength } = localReply(status, text, extra, this.connectionHeader(), this.head?.method === 'HEAD');
+    this.stream.write(bytes);
     this.responseDone();
-    return body.length;
+    return bodyLength;
   }
 
   private relay(status: number, list: HeaderList, response: UpstreamResponse): Promise<number> {
@@ -254,101 +224,33 @@ class H1Connection implements BodySource {
     this.responseStarted = true;
     const h = this.head!;
     const bodiless = h.method === 'HEAD' || status === 204 || status === 304 || status < 200;
-    let length: string | undefined;
-    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
-    for (const [n, v] of list) {
-      // A field a route filter made unwritable (CR/LF) is dropped, never written raw; one length only.
-      if (!isWritableField(n, v)) continue;
-      if (framingHeaders.has(n)) {
-        if (n !== 'content-length' || length !== undefined || !/^\d{1,15}$/.test(v)) continue;
-        length = v;
-      }
-      head += `${n}: ${v}\r\n`;
-    }
-    // HTTP/1.1 clients get chunked when the length is unknown; HTTP/1.0 ones a close-delimited body.
-    const chunked = !bodiless && length === undefined && h.minor === 1;
-    if (!bodiless && length === undefined && !chunked) this.closeAfter = true;
-    if (chunked) head += 'transfer-encoding: chunked\r\n';
-    head += this.connectionHeader();
-    head += '\r\n';
+    const built = responseHead(status, list, { bodiless, http10: h.minor === 0 });
+    const { chunked, length } = built;
+    // HTTP/1.0 clients get a body of unknown length delimited by our close.
+    if (built.closeDelimited) this.closeAfter = true;
+    const head = `${built.head}${this.connectionHeader()}\r\n`;
     const body = response.body;
     const first = bodiless ? null : (body.read() as Buffer | null);
     // The body must match the length written (a route filter may have set another): more or fewer
     // bytes would desync the client's next response, so the connection is reset instead.
-    let left = bodiless || length === undefined ? Infinity : Number(length);
+    let left = bodiless || length === undefined ? Infinity : length;
     if (first && (left -= first.length) < 0) {
       body.destroy();
       this.reset();
       return Promise.resolve(0);
     }
-    if (first && first.length <= smallFirstWrite) {
-      const prefix = chunked ? `${head}${chunkHeader(first.length)}` : head;
-      const out = Buffer.allocUnsafe(prefix.length + first.length + (chunked ? 2 : 0));
-      let at = out.write(prefix, 0, 'latin1');
-      at += first.copy(out, at);
-      if (chunked) out.write('\r\n', at, 'latin1');
-      this.stream.write(out);
-    } else {
-      this.stream.write(Buffer.from(head, 'latin1'));
-      if (first) this.writeBody(first, chunked);
-    }
-    let bytes = first?.length ?? 0;
-    return new Promise((resolve) => {
-      let settled = false;
-      const settle = (): void => {
-        if (settled) return;
-        settled = true;
-        body.off('data', onData);
-        this.stream.off('drain', onDrain);
-        this.stream.off('close', onClose);
-        resolve(bytes);
-      };
-      const onData = (c: Buffer): void => {
-        if (bodiless) return;
-        if ((left -= c.length) < 0) {
-          body.destroy();
-          this.reset();
-          return settle();
-        }
-        bytes += c.length;
-        if (!this.writeBody(c, chunked)) {
-          body.pause();
-          this.stream.once('drain', onDrain);
-        }
-      };
-      const onDrain = (): void => void body.resume();
-      const onClose = (): void => {
-        body.destroy();
-        settle();
-      };
-      body.on('data', onData);
-      body.once('end', () => {
-        if (left !== Infinity && left > 0) {
-          this.reset();
-          return settle();
-        }
+    writeHeadAndFirst(this.stream, head, first, chunked);
+    return pumpBody(this.stream, body, { chunked, bodiless, left }).then((r) => {
+      // A body cut short, too long for its length, or broken upstream: reset, not a clean end,
+      // which a close-delimited (HTTP/1.0) body would read as complete.
+      if (r.end === 'ended') {
         if (chunked) this.stream.write(Buffer.from(lastChunk(response.trailers()), 'latin1'));
         this.responseDone();
-        settle();
-      });
-      body.once('error', () => {
-        // The upstream broke mid-body: reset, not a clean end, which a close-delimited (HTTP/1.0)
-        // body would read as complete.
+      } else if (r.end !== 'closed') {
         this.reset();
-        settle();
-      });
-      this.stream.once('close', onClose);
+      }
+      return (first?.length ?? 0) + r.bytes;
     });
-  }
-
-  private writeBody(c: Buffer, chunked: boolean): boolean {
-    if (!chunked) return this.stream.write(c);
-    this.stream.cork();
-    this.stream.write(Buffer.from(chunkHeader(c.length), 'latin1'));
-    this.stream.write(c);
-    const ok = this.stream.write(crlf);
-    this.stream.uncork();
-    return ok;
   }
 
   /** `connection: close` when this is the last response; HTTP/1.0 clients need `keep-alive` said. */
@@ -437,21 +339,6 @@ class H1Connection implements BodySource {
       this.gone?.abort();
     }
   }
-}
-
-/**
- * Resets the tunnel with RST_STREAM(CONNECT_ERROR), which the client's ztunnel turns into a TCP
- * reset (RFC 9113 §8.5). Node's close() would first put END_STREAM on the wire if our side is
- * still open, and the client would read a clean end; marking the side as ending skips it (as
- * shared/net/relay.ts does).
- */
-function resetTunnel(stream: Duplex): void {
-  if (stream.destroyed) return;
-  const h2 = stream as Duplex & { close?: (code: number) => void; rstCode?: number };
-  if (typeof h2.close !== 'function' || !('rstCode' in h2)) return void stream.destroy();
-  const writable = (stream as unknown as { _writableState?: { ending: boolean } })._writableState;
-  if (writable && !writable.ending) writable.ending = true;
-  h2.close(http2Constants.NGHTTP2_CONNECT_ERROR);
 }
 
 function removeHeader(headers: HeaderList, name: string): void {
