@@ -42,6 +42,8 @@ export interface UpstreamRequest {
 
 const identityOf = (w: Workload): Identity => ({ trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount });
 const formatAddr = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+/** A mirror whose response head has not come by then is dropped (its tunnel closed). */
+const mirrorTimeoutMs = 10_000;
 /** Idle tunnels kept per endpoint beyond which released ones are closed. */
 const maxIdlePerEndpoint = 256;
 
@@ -83,8 +85,8 @@ export class HboneHttpUpstream implements AttemptRunner {
   }
 
   /** Fire-and-forget request (a mirror): the response is read and dropped. */
-  send(ep: Endpoint, r: UpstreamRequest, body: Buffer | Readable): void {
-    void this.attempt(ep, r, body, undefined, { aborted: false, addEventListener: () => undefined, removeEventListener: () => undefined }).then((res) => res.response?.body.resume());
+  send(ep: Endpoint, r: UpstreamRequest, body: Buffer | Readable, timeoutMs = mirrorTimeoutMs): void {
+    void this.attempt(ep, r, body, timeoutMs, { aborted: false, addEventListener: () => undefined, removeEventListener: () => undefined }).then((res) => res.response?.body.resume());
   }
 
   /** Closes the kept tunnels of endpoints no longer in `liveKeys` (they left the model). */
