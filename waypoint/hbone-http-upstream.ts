@@ -13,6 +13,7 @@ import type { Identity } from '../shared/identity/spiffe.js';
 import type { WorkloadCertificate } from '../shared/identity/workload-certificate.js';
 import type { AbortLike } from './client-gone.js';
 import type { AttemptResult, AttemptRunner } from './forwarder.js';
+import { knownEmptyBody } from '../shared/http/h1-body-stream.js';
 import { H1UpstreamConnection } from './h1-upstream-connection.js';
 import type { HeaderList } from './trace-headers.js';
 
@@ -44,6 +45,8 @@ const identityOf = (w: Workload): Identity => ({ trustDomain: w.trustDomain, nam
 const formatAddr = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 /** A mirror whose response head has not come by then is dropped (its tunnel closed). */
 const mirrorTimeoutMs = 10_000;
+/** RFC 9110 §9.2.2. */
+const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** Idle tunnels kept per endpoint beyond which released ones are closed. */
 const maxIdlePerEndpoint = 256;
 
@@ -72,16 +75,27 @@ export class HboneHttpUpstream implements AttemptRunner {
    * a tunnel that has carried that many requests closes once its last response ends, as Envoy does.
    */
   async attempt(ep: Endpoint, r: UpstreamRequest, body: Buffer | Readable, timeoutMs: number | undefined, aborted: AbortLike): Promise<AttemptResult> {
-    let conn: H1UpstreamConnection;
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    const left = (): number | undefined => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now()));
+    const key = HboneHttpUpstream.key(ep);
+    const t = this.tunnelsOf(key);
+    const kept = this.takeIdle(t);
+    if (kept) {
+      const result = await kept.exchange(r, body, left(), aborted);
+      // RFC 9112 §9.3.1: a kept connection the app closed just as we wrote to it (its keep-alive
+      // timer) fails before any response; an idempotent request with a replayable body goes once
+      // more, on a new tunnel, as HTTP clients do. Not a retry in the route's sense.
+      const replay = result.outcome.kind === 'reset' && !result.response && !aborted.aborted && idempotentMethods.has(r.method) && (Buffer.isBuffer(body) || knownEmptyBody(body));
+      if (!replay) return result;
+    }
+    let conn: H1UpstreamConnection;
     try {
-      conn = await this.acquire(ep, timeoutMs, aborted);
+      conn = await this.open(ep, key, t, left(), aborted);
     } catch (err) {
       if ((err as { timeout?: boolean }).timeout) return { outcome: { kind: 'per-try-timeout' } };
       return { outcome: { kind: aborted.aborted ? 'reset' : 'connect-failure' } };
     }
-    const remaining = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
-    return conn.exchange(r, body, remaining, aborted);
+    return conn.exchange(r, body, left(), aborted);
   }
 
   /** Fire-and-forget request (a mirror): the response is read and dropped. */
@@ -119,11 +133,10 @@ export class HboneHttpUpstream implements AttemptRunner {
     return t;
   }
 
-  private acquire(ep: Endpoint, timeoutMs: number | undefined, aborted: AbortLike): Promise<H1UpstreamConnection> | H1UpstreamConnection {
-    const key = HboneHttpUpstream.key(ep);
-    const t = this.tunnelsOf(key);
+  /** The most recently used idle tunnel that is still usable, if any. */
+  private takeIdle(t: EndpointTunnels): H1UpstreamConnection | undefined {
     for (let c = t.idle.pop(); c; c = t.idle.pop()) if (c.reusable) return c;
-    return this.open(ep, key, t, timeoutMs, aborted);
+    return undefined;
   }
 
   private async open(ep: Endpoint, key: string, t: EndpointTunnels, timeoutMs: number | undefined, aborted: AbortLike): Promise<H1UpstreamConnection> {

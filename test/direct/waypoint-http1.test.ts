@@ -21,8 +21,16 @@ interface Seen {
 }
 
 /** A backend whose answer depends on the path: each framing an HTTP/1.1 origin may use. */
-async function startFramingBackend(ip: string, seen: Seen[]): Promise<http.Server> {
+async function startFramingBackend(ip: string, seen: Seen[], dropped: string[]): Promise<http.Server> {
+  const served = new WeakMap<object, number>();
   const server = http.createServer((req, res) => {
+    const n = (served.get(req.socket) ?? 0) + 1;
+    served.set(req.socket, n);
+    // An app whose keep-alive timer fires just as the next request arrives on a kept connection.
+    if (req.url?.startsWith('/drop-kept') && n > 1) {
+      dropped.push(`${req.method} ${req.url}`);
+      return void req.socket.destroy();
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -72,12 +80,13 @@ describe('the waypoint speaks HTTP/1.1 itself, both sides (direct tier)', () => 
   let wp: WaypointUnderTest;
   const backends: http.Server[] = [];
   const seen: Seen[] = [];
+  const dropped: string[] = [];
   const connect = (): Socket => cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 });
 
   before(async () => {
     cluster = await DirectCluster.start(mesh.nodes, mesh.yaml);
     wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, mesh.ips.waypoint);
-    backends.push(await startFramingBackend(mesh.ips.v1, seen), await startFramingBackend(mesh.ips.v2, seen));
+    backends.push(await startFramingBackend(mesh.ips.v1, seen, dropped), await startFramingBackend(mesh.ips.v2, seen, dropped));
   });
 
   after(async () => {
@@ -173,6 +182,17 @@ describe('the waypoint speaks HTTP/1.1 itself, both sides (direct tier)', () => 
     const hints = await rawHttp(connect(), `GET /early-hints HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     assert.deepEqual(statusLines(hints).map((l) => l.slice(0, 12)), ['HTTP/1.1 200']);
     assert.ok(hints.endsWith('hints'));
+  });
+
+  it('sends an idempotent request once more on a new tunnel when the app closed the kept one as it arrived, and not a POST', async () => {
+    // Warm both endpoints so each has a kept tunnel (round robin), then hit the dropping path.
+    for (let i = 0; i < 2; i++) assert.match(await rawHttp(connect(), `GET /warm HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
+    const get = await rawHttp(connect(), `GET /drop-kept/get HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.match(get, /^HTTP\/1\.1 200 /, get.slice(0, 200));
+    assert.ok(dropped.includes('GET /drop-kept/get'), `the kept tunnel was dropped first: ${JSON.stringify(dropped)}`);
+    for (let i = 0; i < 2; i++) assert.match(await rawHttp(connect(), `GET /warm HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
+    const post = await rawHttp(connect(), `POST /drop-kept/post HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi`);
+    assert.match(post, /^HTTP\/1\.1 503 /, 'a POST may have reached the app: not sent again');
   });
 
   it('reuses kept upstream tunnels across requests instead of opening one per request', async () => {
