@@ -52,8 +52,10 @@ async function prepareInside(): Promise<void> {
   // The only environment written: the demo's temp folder lives on the namespace's own tmpfs.
   process.env.TMPDIR = entered.tmpDir;
   // As PID 1 of its namespace this process ignores a signal it has no listener for, so the
-  // Topology's re-raise after teardown would not end it: exit once every listener has run.
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => setImmediate(() => process.exit(signalExitCode(s))));
+  // Topology's re-raise after teardown would not end it: exit once every listener of this signal
+  // has run (the Topology's synchronous teardown among them) — on the next tick, before the demo's
+  // own flow can go on and report the torn-down mesh as a failure with another exit code.
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => process.nextTick(() => process.exit(signalExitCode(s))));
   // The outside `ambit demo` died (even by SIGKILL): tear down as on SIGTERM.
   watchOutsideEnd(process.stdin, () => process.kill(process.pid, 'SIGTERM'));
 }
