@@ -1,16 +1,17 @@
 // V8 heap tuning for ztunnel, a process that holds many mostly idle tunnels: a small young
 // generation and a tighter old-generation growth keep its RSS close to what is live. Measured
 // with bench/ztunnel-netns.ts (bench/README.md, "Memory/CPU tuning"): with 10,000 open
-// connections ~180 MB instead of ~225 MB, with no measurable cost in vCPU per 1,000 rps.
+// connections ~175 MB instead of ~200-225 MB, with no measurable cost in vCPU per 1,000 rps.
 import v8 from 'node:v8';
 
 /**
  * Node options that only work at start-up (V8 sizes the young generation when it creates the
- * heap): 1 MiB semi-spaces instead of Node 20's 16 MiB, whose young generation otherwise grows to
- * ~32 MiB committed under a burst of new connections and stays there. Set through NODE_OPTIONS
- * in manifests/base/ztunnel.yaml; bench/ztunnel-netns.ts starts its ztunnels with them.
+ * heap): 4 MiB semi-spaces instead of Node 20's 16 MiB, whose young generation otherwise grows to
+ * ~32 MiB committed under a burst of new connections and stays there (1 MiB saved 3-5 MB more
+ * but cost ~25 % of bulk throughput). Set through NODE_OPTIONS in manifests/base/ztunnel.yaml;
+ * bench/ztunnel-netns.ts starts its ztunnels with them.
  */
-export const ztunnelNodeOptions = ['--max-semi-space-size=1'] as const;
+export const ztunnelNodeOptions = ['--max-semi-space-size=4'] as const;
 
 /**
  * V8 flags read at every full GC, so `ambit ztunnel` sets them itself: the old generation may
