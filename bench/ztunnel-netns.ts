@@ -17,9 +17,11 @@
 // both ztunnels' RSS sampled with them open.
 // Usage: npm run build && node dist/bench/ztunnel-netns.js [--quick] [--rounds N] [--duration S]
 //        [--latency-s S] [--hold N] [--hold-s S] [--bulk-mib N] [--nice N] [--cpu-prof DIR] [--out DIR]
-//        [--metrics rps,cps,latency,bulk] [--ztunnel-node-arg FLAG]...
+//        [--metrics rps,cps,latency,bulk] [--ztunnel-node-arg FLAG]... [--ztunnel-env NAME=VALUE]...
+// The ztunnels run as shipped: node with ztunnel/runtime-tuning.ts's ztunnelNodeOptions (the
+// DaemonSet's NODE_OPTIONS), `ambit ztunnel` setting its runtime V8 flags itself.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -33,6 +35,7 @@ import { pathOrder } from './harness/schedule.js';
 import { buildWrkArgs, parseWrkOutput, totalSocketErrors, type WrkResult } from './harness/wrk.js';
 import { AmbitProcess, ambitCli } from '../test/support/ambit-process.js';
 import { netnsSupport, sweepStaleNamespaces, Topology, type NetnsProcess } from '../test/support/netns.js';
+import { ztunnelNodeOptions } from '../ztunnel/runtime-tuning.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const clientScript = fileURLToPath(new URL('./ztunnel-netns-client.js', import.meta.url));
@@ -82,6 +85,8 @@ interface Options {
   readonly metrics: readonly Metric[];
   /** Extra node flags for both ztunnels (e.g. `--heapsnapshot-signal=SIGUSR2`), to experiment. */
   readonly ztunnelNodeArgs: readonly string[];
+  /** NAME=VALUE set in both ztunnels' environment only (e.g. MALLOC_ARENA_MAX=2). */
+  readonly ztunnelEnv: readonly string[];
 }
 
 function readOptions(argv: string[]): Options {
@@ -100,6 +105,7 @@ function readOptions(argv: string[]): Options {
       nice: { type: 'string', default: '-5' },
       metrics: { type: 'string' },
       'ztunnel-node-arg': { type: 'string', multiple: true },
+      'ztunnel-env': { type: 'string', multiple: true },
     },
   });
   const selected = values.metrics === undefined ? [...metrics] : values.metrics.split(',').map((m) => m.trim());
@@ -126,6 +132,10 @@ function readOptions(argv: string[]): Options {
     nice: Math.round(Number(values.nice)),
     metrics: metrics.filter((m) => selected.includes(m)),
     ztunnelNodeArgs: values['ztunnel-node-arg'] ?? [],
+    ztunnelEnv: (values['ztunnel-env'] ?? []).map((kv) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(kv)) throw new Error(`--ztunnel-env: expected NAME=VALUE, got ${JSON.stringify(kv)}`);
+      return kv;
+    }),
     ...(values['cpu-prof'] !== undefined ? { cpuProfDir: values['cpu-prof'] || join(outDir, 'profiles') } : {}),
   };
 }
@@ -258,10 +268,13 @@ class Bench {
     const controlPlane = `${nodeIp.node1}:15012`;
     this.cp = AmbitProcess.start(t, t.nsOf('node1'), 'controlplane', ['controlplane', '--source', `file:${meshDir}`, '--ca-dir', caDir, '--tokens', join(this.work, 'tokens.yaml'), '--listen', controlPlane, '--log-level', 'info']);
     await this.cp.waitForLog('control plane ready', 30_000);
-    const nodeArgs = [...(this.o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', this.o.cpuProfDir] : []), ...this.o.ztunnelNodeArgs];
+    // The shipped configuration (the DaemonSet's NODE_OPTIONS); --ztunnel-node-arg comes later and wins.
+    const nodeArgs = [...ztunnelNodeOptions, ...(this.o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', this.o.cpuProfDir] : []), ...this.o.ztunnelNodeArgs];
     if (this.o.cpuProfDir) mkdirSync(this.o.cpuProfDir, { recursive: true });
     for (const [node, ns, name] of [['node1', t.nsOf('node1'), 'node-1'], ['node2', t.nsOf('node2'), 'node-2']] as const) {
-      const p = t.spawn(ns, process.execPath, [...nodeArgs, ambitCli, 'ztunnel', '--node', name, '--control-plane', controlPlane,
+      // `env` execs node, so the pid stays the ztunnel's own.
+      const [file, pre] = this.o.ztunnelEnv.length > 0 ? ['env', [...this.o.ztunnelEnv, process.execPath]] : [process.execPath, []];
+      const p = t.spawn(ns, file, [...pre, ...nodeArgs, ambitCli, 'ztunnel', '--node', name, '--control-plane', controlPlane,
         '--root-cert', join(caDir, 'root-cert.pem'), '--token-file', join(this.work, `${name}.token`), '--drain', '1s', '--log-level', 'warn']);
       this.ztunnels[node] = p;
       this.procs.push(p);
@@ -367,9 +380,11 @@ class Bench {
       peak = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, Math.max(v, peak[k] ?? 0)]));
       await sleep(250);
     }
+    // Where the RSS is: file-backed (node's binary and libraries) vs anonymous (heaps).
+    const split = Object.fromEntries((['node1', 'node2'] as const).map((n) => [`ztunnel-${n}`, rssSplitMb(this.ztunnels[n]!.pid!)]));
     holder.child.stdin!.end();
     await holder.stop(5000);
-    return { requested: this.o.hold, ...report, openSeconds: r3(openS), rssMbBefore: before, rssMbOpen: peak };
+    return { requested: this.o.hold, ...report, openSeconds: r3(openS), rssMbBefore: before, rssMbOpen: peak, rssSplitMb: split };
   }
 
   async destroy(): Promise<void> {
@@ -397,6 +412,18 @@ interface HoldResult {
   readonly openSeconds: number;
   readonly rssMbBefore: Record<string, number>;
   readonly rssMbOpen: Record<string, number>;
+  readonly rssSplitMb: Record<string, { anon: number; file: number }>;
+}
+
+function rssSplitMb(pid: number): { anon: number; file: number } {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // gone
+  }
+  const mb = (name: string): number => r3(Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024);
+  return { anon: mb('RssAnon'), file: mb('RssFile') };
 }
 interface PathRound {
   rps?: WrkResult & { cpuS: Record<string, number> };
@@ -482,7 +509,7 @@ async function main(): Promise<void> {
     }
     out(`holding ${o.hold} connections from the enrolled client pod through both ztunnels...\n`);
     const hold = await b.holdConnections();
-    out(`  ${hold.open} open, ${hold.failed} failed, in ${hold.openSeconds} s; ztunnel RSS before ${JSON.stringify(hold.rssMbBefore)} MB, with them open ${JSON.stringify(hold.rssMbOpen)} MB\n`);
+    out(`  ${hold.open} open, ${hold.failed} failed, in ${hold.openSeconds} s; ztunnel RSS before ${JSON.stringify(hold.rssMbBefore)} MB, with them open ${JSON.stringify(hold.rssMbOpen)} MB (${JSON.stringify(hold.rssSplitMb)})\n`);
     const summary = summarize(o, rounds, hold, b.sampler.memoryPeaks(), idleVcpu);
     out(summary.text);
     mkdirSync(o.outDir, { recursive: true });

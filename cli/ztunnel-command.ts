@@ -6,6 +6,7 @@
 // Capture rules (iptables in this network namespace) are installed unless --no-capture.
 import type { Command } from 'commander';
 import { createLogger } from '../shared/log.js';
+import { applyRuntimeV8Flags } from '../ztunnel/runtime-tuning.js';
 import { parseDuration, parseHostPort } from './duration.js';
 import { addProxySourceOptions, envFlag, openProxySource } from './proxy-source.js';
 
@@ -43,6 +44,7 @@ export function registerZtunnelCommand(program: Command): void {
     .option('--connect-timeout <duration>', 'upstream and HBONE connect timeout', '10s')
     .option('--log-level <level>', 'pino level', 'info')
     .action(async (o: ZtunnelFlags) => {
+      const v8Flags = applyRuntimeV8Flags();
       const logger = createLogger({ level: o.logLevel, name: 'ztunnel' });
       if (!o.node) throw new Error('--node (or NODE_NAME) is required');
       const drainMs = parseDuration(o.drain);
@@ -105,6 +107,6 @@ export function registerZtunnelCommand(program: Command): void {
       process.once('SIGINT', quit);
       ztunnel.onStopped(() => process.exit(0));
       await ztunnel.start();
-      logger.info({ node: o.node, source: o.config ? { config: o.config } : { controlPlane: o.controlPlane }, capture: o.capture }, 'ztunnel listening');
+      logger.info({ node: o.node, source: o.config ? { config: o.config } : { controlPlane: o.controlPlane }, capture: o.capture, v8Flags }, 'ztunnel listening');
     });
 }

@@ -303,7 +303,7 @@ export class HbonePool {
       this.release(pooled);
       return Promise.reject(new MeshError(ErrorCode.HboneConnect, `cannot open hbone stream: ${(err as Error).message}`, { cause: err }));
     }
-    stream.once('close', () => this.release(pooled));
+    this.releaseOnClose(stream, pooled);
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => {
@@ -341,6 +341,15 @@ export class HbonePool {
       stream.once('error', onError);
       stream.once('close', onClose);
     });
+  }
+
+  /**
+   * Its own method so the listener's closure context holds only the pool and the session: made
+   * inline in openStream() it kept that call's whole context (the CONNECT options with their
+   * headers, certificate and identities) for the stream's life.
+   */
+  private releaseOnClose(stream: ClientHttp2Stream, pooled: PooledSession): void {
+    stream.once('close', () => this.release(pooled));
   }
 
   private release(pooled: PooledSession): void {

@@ -29,7 +29,10 @@ export interface HboneConnectRequest {
   readonly context: HboneSocketContext;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
-  /** Aborted when the client resets the stream or the session dies. */
+  /**
+   * Aborted when the client resets the stream or the session dies while the handler decides
+   * (with an `upstream` decision, not after the tunnel is relayed: then `onDone` tells the end).
+   */
   readonly signal: AbortSignal;
 }
 
@@ -239,9 +242,13 @@ export class HboneServer {
       stream.close(h2c.NGHTTP2_ENHANCE_YOUR_CALM);
       return;
     }
+    // `reply` (like the 'close' listener above) shares this call's closure context, which lives as
+    // long as the stream: it reads the authority, not `headers`, so the request's header object
+    // (forwarded, baggage, traceparent) is not kept per open tunnel.
+    const authorityHeader = headers[':authority'];
     const reply = (status: 400 | 401 | 503, reason: string): void => {
       this.stats.rejectStream(status, reason);
-      this.log.info({ status, reason, peer: formatIdentity(state.peer), authority: headers[':authority'] }, 'hbone connect rejected');
+      this.log.info({ status, reason, peer: formatIdentity(state.peer), authority: authorityHeader }, 'hbone connect rejected');
       respondSafely(stream, status, true);
     };
     if (headers[':method'] !== 'CONNECT') return reply(400, 'method_not_connect');
@@ -290,6 +297,9 @@ export class HboneServer {
           return;
         }
         this.stats.streamAccepted();
+        // From here the relay's result (onDone) tells how the tunnel ended; the request's signal
+        // is not kept per open tunnel (an AbortController with its listener maps, ~0.4 KB).
+        abort = undefined;
         void relay(stream, upstream).then((result) => decision.onDone?.(result));
       },
       (err: unknown) => {

@@ -9,6 +9,9 @@ import { ConnectionTelemetry, relayTracked } from '../telemetry.js';
 import { logDryRun } from './hbone-inbound.js';
 import { checkInbound } from './inbound-check.js';
 
+/** One listener for every accepted socket (the relay reports errors), not a closure per connection. */
+function ignoreError(): void {}
+
 export class PlaintextInbound {
   private readonly ctx: ZtunnelContext;
   private readonly originalDst: OriginalDstResolver;
@@ -19,7 +22,7 @@ export class PlaintextInbound {
   }
 
   accept(socket: Socket): void {
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     socket.pause();
     void this.handle(socket);
   }

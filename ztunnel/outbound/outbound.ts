@@ -26,6 +26,9 @@ function flagFor(err: unknown): ResponseFlag {
   return 'CONNECT';
 }
 
+/** One listener for every captured socket (the relay reports errors), not a closure per connection. */
+function ignoreError(): void {}
+
 export class Outbound {
   private readonly ctx: ZtunnelContext;
   private readonly pool: HbonePool;
@@ -40,7 +43,7 @@ export class Outbound {
   }
 
   accept(socket: Socket): void {
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     socket.pause();
     socket.setNoDelay(true);
     void this.handle(socket);
