@@ -147,10 +147,6 @@ function describeMachine(): Record<string, string | number> & { streamModule?: s
 /** One phase, measured as every benchmark measures (bench/harness/measure-phase.ts). */
 const measure = <T>(sampler: ProcSampler, run: () => Promise<T>): Promise<Measured<T>> => measurePhase(sampler, run, settleMs);
 
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}
-
 interface Bench {
   readonly o: BenchOptions;
   readonly group: ProcessGroup;

@@ -1,7 +1,6 @@
 // `ambit controlplane`: the control plane process, fed by the file source or the Kubernetes API
 // server (--source kube: KUBECONFIG, ~/.kube/config, or the in-cluster service account).
 import type { Command } from 'commander';
-import type { ControlPlane } from '../controlplane/control-plane.js';
 import { createLogger } from '../shared/log.js';
 import { parseHostPort } from './duration.js';
 

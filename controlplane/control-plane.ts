@@ -11,7 +11,7 @@ import grpc from '@grpc/grpc-js';
 import { ConfigStore } from '../shared/config/config-store.js';
 import { FileSource } from '../shared/config/file-source.js';
 import { CertificateAuthority } from '../shared/identity/ca.js';
-import { formatIdentity, type Identity } from '../shared/identity/spiffe.js';
+import { formatIdentity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import type { ListenAddress } from '../shared/net/listen-tcp.js';
 import { caServiceDefinition } from '../shared/xds/ca-protocol.js';

@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict';
-import { Duplex, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../shared/log.js';
 import type { RequestContext } from './downstream.js';
 import { serveHttp1 } from './h1-downstream.js';
-
-/** The tunnel's stream as the server sees it: the client pushes bytes, what the server writes is kept. */
-class FakeTunnel extends Duplex {
-  readonly written: Buffer[] = [];
-  constructor() {
-    super({ allowHalfOpen: true });
-  }
-  override _read(): void {}
-  override _write(c: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.written.push(c);
-    cb();
-  }
-  text(): string {
-    return Buffer.concat(this.written).toString('latin1');
-  }
-}
+import { FakeTunnel } from '../test/support/fake-tunnel.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const serve = (onRequest: (req: RequestContext) => void, tunnel = new FakeTunnel(), idleTimeoutMs = 5_000): FakeTunnel => {

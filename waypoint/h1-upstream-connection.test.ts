@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
 import type { ClientHttp2Stream } from 'node:http2';
-import { Duplex, PassThrough } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { BodyStream } from '../shared/http/h1-body-stream.js';
 import { ClientGone } from './client-gone.js';
 import type { AttemptResult } from './forwarder.js';
 import { H1UpstreamConnection, type ConnectionOwner } from './h1-upstream-connection.js';
-
-/** The tunnel's stream as the connection sees it: what it writes is kept, the peer pushes bytes. */
-class FakeTunnel extends Duplex {
-  readonly written: Buffer[] = [];
-  constructor() {
-    super({ allowHalfOpen: true });
-  }
-  override _read(): void {}
-  override _write(c: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.written.push(c);
-    cb();
-  }
-  close(): void {
-    this.destroy();
-  }
-  text(): string {
-    return Buffer.concat(this.written).toString('latin1');
-  }
-}
+import { FakeTunnel } from '../test/support/fake-tunnel.js';
 
 function setup(): { tunnel: FakeTunnel; conn: H1UpstreamConnection; owner: { released: number; closed: number } } {
   const tunnel = new FakeTunnel();
