@@ -1,14 +1,15 @@
 // H1UpstreamConnection: one kept HTTP/1.1 connection inside an HBONE tunnel to an endpoint, one
-// exchange at a time: writes the request head (and its body by its framing), parses the response
+// exchange at a time: writes the request (h1-request-writer.ts), parses the response
 // head strictly (shared/http/h1-head.ts; 1xx skipped), streams the body by its framing, and goes
 // back to its owner for reuse only when both messages ended cleanly on a keep-alive connection.
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
-import { BodyStream, knownEmptyBody, type BodySource } from '../shared/http/h1-body-stream.js';
-import { ChunkedDecoder, chunkHeader } from '../shared/http/h1-chunked.js';
-import { defaultH1Limits, endToEndHeaders, isWritableField, parseResponseHead } from '../shared/http/h1-head.js';
+import { BodyStream, type BodySource } from '../shared/http/h1-body-stream.js';
+import { ChunkedDecoder } from '../shared/http/h1-chunked.js';
+import { defaultH1Limits, endToEndHeaders, parseResponseHead } from '../shared/http/h1-head.js';
 import type { AbortLike } from './client-gone.js';
 import type { AttemptOutcome, AttemptResult } from './forwarder.js';
+import { writeRequest } from './h1-request-writer.js';
 import type { HeaderList } from './trace-headers.js';
 
 export interface ConnectionOwner {
@@ -28,10 +29,6 @@ export interface ExchangeRequest {
 const Phase = { idle: 0, head: 1, body: 2 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-const crlf = Buffer.from('\r\n', 'latin1');
-const lastChunk = Buffer.from('0\r\n\r\n', 'latin1');
-/** Methods whose empty body is still announced with `content-length: 0` (RFC 9110 §8.6). */
-const bodyMethods = new Set(['POST', 'PUT', 'PATCH']);
 
 export class H1UpstreamConnection implements BodySource {
   private readonly stream: ClientHttp2Stream;
@@ -115,87 +112,15 @@ export class H1UpstreamConnection implements BodySource {
   private readonly onAbort = (): void => this.fail({ kind: 'reset' });
 
   private writeRequest(r: ExchangeRequest, body: Buffer | Readable): void {
-    let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
-    let hasLength = false;
-    let left = Infinity;
-    const buffered = Buffer.isBuffer(body);
-    for (const [n, v] of r.headers) {
-      // A field a route filter made unwritable (CR/LF) is dropped, never written raw; one length only.
-      if (!isWritableField(n, v)) continue;
-      if (n === 'content-length') {
-        if (buffered || hasLength || !/^\d{1,15}$/.test(v)) continue;
-        hasLength = true;
-        left = Number(v);
-      }
-      head += `${n}: ${v}\r\n`;
-    }
-    if (this.lastRequest) head += 'connection: close\r\n';
-    if (buffered) {
-      if (body.length > 0 || bodyMethods.has(r.method)) head += `content-length: ${body.length}\r\n`;
-      const out = Buffer.allocUnsafe(head.length + 2 + body.length);
-      const at = out.write(`${head}\r\n`, 0, 'latin1');
-      body.copy(out, at);
-      this.stream.write(out);
-      this.requestSent = true;
-      return;
-    }
-    if (knownEmptyBody(body)) {
-      if (left !== Infinity && left !== 0) return this.destroy(); // a length no body will fill
-      if (!hasLength && bodyMethods.has(r.method)) head += 'content-length: 0\r\n';
-      this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
-      this.requestSent = true;
-      body.resume(); // reaches 'end' for whoever counts it
-      return;
-    }
-    // A body already torn down (its client gone) can never be sent: the attempt fails now.
-    if (body.destroyed) return this.destroy();
-    const chunked = !hasLength;
-    if (chunked) head += 'transfer-encoding: chunked\r\n';
-    this.stream.write(Buffer.from(`${head}\r\n`, 'latin1'));
-    const onData = (c: Buffer): void => {
-      let ok: boolean;
-      // More body than the length written (a route filter may have set another) would reach the
-      // upstream as a next request (smuggling): the attempt fails instead.
-      if ((left -= c.length) < 0) return this.destroy();
-      if (chunked) {
-        if (c.length === 0) return;
-        this.stream.cork();
-        this.stream.write(Buffer.from(chunkHeader(c.length), 'latin1'));
-        this.stream.write(c);
-        ok = this.stream.write(crlf);
-        this.stream.uncork();
-      } else {
-        ok = this.stream.write(c);
-      }
-      if (!ok) {
-        body.pause();
-        this.stream.once('drain', () => body.resume());
-      }
-    };
-    const onEnd = (): void => {
-      if (left !== Infinity && left > 0) return this.destroy(); // fewer: the upstream would wait, then misread the next request
-      this.detachRequestBody();
-      if (chunked) this.stream.write(lastChunk);
+    const sent = (): void => {
       this.requestSent = true;
       if (this.phase === Phase.idle) this.finishExchange(); // the response already ended
     };
-    const onError = (): void => this.destroy();
-    // Destroyed without an error (the client went away, a mirror over its limit): the request
-    // will never end, so neither will this exchange.
-    const onClose = (): void => {
+    const closedEarly = (): void => {
       if (!this.requestSent) this.destroy();
     };
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-    body.once('close', onClose);
-    this.detach = () => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      body.off('close', onClose);
-    };
-    body.resume(); // bodies arrive paused (h1-downstream.ts); this is their consumer
+    const written = writeRequest(this.stream, r, body, this.lastRequest, { fail: () => this.destroy(), sent, closedEarly });
+    this.detach = written?.detach;
   }
 
   private detach: (() => void) | undefined;
