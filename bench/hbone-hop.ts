@@ -13,7 +13,8 @@
 //        [--nice N] [--cpu-prof DIR] [--ambit-cli PATH] [--baseline-cli PATH]
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { runLoopbackBench } from './harness/bench-main.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import { gitCommit } from './harness/run-info.js';
 import type { BulkResult } from './harness/bulk-client.js';
 import { buildHopSummary, formatHopReport, Metrics, type Measured, type Metric, type PathRound, type RoundResult } from './harness/hop-report.js';
 import { CpuPolicy, PathName, sidePlacement, startHopTopology, type HopPath, type HopTopology } from './harness/hop-topology.js';
-import { prioritize, ProcessGroup, type Placement } from './harness/process-group.js';
+import { ProcessGroup, type Placement } from './harness/process-group.js';
 import { measurePhase } from './harness/measure-phase.js';
 import { pathOrder } from './harness/schedule.js';
 import { combineBulk, combineMeasured, combineWrk } from './harness/combine.js';
@@ -303,45 +304,5 @@ async function runBench(o: BenchOptions, group: ProcessGroup, sampler: ProcSampl
   if (o.cpuProfDir) out(`cpu profiles (written when forward/serve exit): ${o.cpuProfDir}\n`);
 }
 
-async function main(): Promise<void> {
-  const o = readOptions(process.argv.slice(2));
-  const workDir = await mkdtemp(join(os.tmpdir(), 'ambit-hop-'));
-  await mkdir(join(workDir, 'logs'));
-  // Every process of the run (both pairs, backend, load generators) inherits this priority, and
-  // the process group also sets it on each one's autogroup.
-  if (o.nice !== 0) prioritize(process.pid, o.nice);
-  const group = new ProcessGroup(join(workDir, 'logs'), { nice: o.nice });
-  const sampler = new ProcSampler();
-  let failed = false;
-  let interrupted = false;
-  let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => (stopping ??= (async () => {
-    sampler.stop();
-    await group.stop(8000);
-    const left = group.running();
-    if (left.length > 0) process.stderr.write(`still running after stop: ${left.join(', ')}\n`);
-    if (failed || o.keepTemp) process.stderr.write(`work directory kept: ${workDir} (logs in ${join(workDir, 'logs')})\n`);
-    else await rm(workDir, { recursive: true, force: true });
-  })());
-  process.on('exit', () => group.killAllNow());
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      process.stderr.write(`\n${sig}: stopping every process this benchmark started\n`);
-      interrupted = true;
-      void shutdown().finally(() => process.exit(130));
-    });
-  }
-  try {
-    await runBench(o, group, sampler, workDir);
-  } catch (err) {
-    if (!interrupted) {
-      failed = true;
-      process.stderr.write(`benchmark failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
-  } finally {
-    await shutdown();
-  }
-}
-
-await main();
+const options = readOptions(process.argv.slice(2));
+await runLoopbackBench({ tmpPrefix: 'ambit-hop-', nice: options.nice, keepTemp: options.keepTemp }, (group, sampler, workDir) => runBench(options, group, sampler, workDir));

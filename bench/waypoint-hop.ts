@@ -15,14 +15,15 @@
 //        [--rate N] [--paced-connections N] [--nice N] [--cpu-prof DIR] [--out DIR] [--keep-temp]
 //        [--ambit-cli PATH] [--baseline-cli PATH] (a second waypoint from another build, path
 //        `waypoint-base`, measured in the same rounds: the A/B of a waypoint change)
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { runLoopbackBench } from './harness/bench-main.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { combineMeasured, combineWrk } from './harness/combine.js';
 import type { Measured } from './harness/hop-report.js';
-import { prioritize, ProcessGroup } from './harness/process-group.js';
+import { ProcessGroup } from './harness/process-group.js';
 import { machineBusyFraction, ProcSampler, readMemoryKb } from './harness/proc-sampler.js';
 import { gitCommit } from './harness/run-info.js';
 import { measurePhase } from './harness/measure-phase.js';
@@ -226,43 +227,5 @@ async function runBench(o: Options, group: ProcessGroup, sampler: ProcSampler, w
   if (o.cpuProfDir) out(`cpu profiles (written when the waypoints exit): ${o.cpuProfDir}; summarize with node dist/bench/cpu-profile-summary.js ${o.cpuProfDir}/*.cpuprofile\n`);
 }
 
-async function main(): Promise<void> {
-  const o = readOptions(process.argv.slice(2));
-  const workDir = await mkdtemp(join(os.tmpdir(), 'ambit-waypoint-hop-'));
-  await mkdir(join(workDir, 'logs'));
-  if (o.nice !== 0) prioritize(process.pid, o.nice);
-  const group = new ProcessGroup(join(workDir, 'logs'), { nice: o.nice });
-  const sampler = new ProcSampler();
-  let failed = false;
-  let interrupted = false;
-  let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => (stopping ??= (async () => {
-    sampler.stop();
-    await group.stop(8000);
-    const left = group.running();
-    if (left.length > 0) process.stderr.write(`still running after stop: ${left.join(', ')}\n`);
-    if (failed || o.keepTemp) process.stderr.write(`work directory kept: ${workDir} (logs in ${join(workDir, 'logs')})\n`);
-    else await rm(workDir, { recursive: true, force: true });
-  })());
-  process.on('exit', () => group.killAllNow());
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      process.stderr.write(`\n${sig}: stopping every process this benchmark started\n`);
-      interrupted = true;
-      void shutdown().finally(() => process.exit(130));
-    });
-  }
-  try {
-    await runBench(o, group, sampler, workDir);
-  } catch (err) {
-    if (!interrupted) {
-      failed = true;
-      process.stderr.write(`benchmark failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
-  } finally {
-    await shutdown();
-  }
-}
-
-await main();
+const options = readOptions(process.argv.slice(2));
+await runLoopbackBench({ tmpPrefix: 'ambit-waypoint-hop-', nice: options.nice, keepTemp: options.keepTemp }, (group, sampler, workDir) => runBench(options, group, sampler, workDir));

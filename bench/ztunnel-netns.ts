@@ -20,6 +20,7 @@
 //        [--metrics rps,cps,latency,bulk] [--ztunnel-node-arg FLAG]... [--ztunnel-env NAME=VALUE]...
 // The ztunnels run as shipped: node with ztunnel/runtime-tuning.ts's ztunnelNodeOptions (the
 // DaemonSet's NODE_OPTIONS), `ambit ztunnel` setting its runtime V8 flags itself.
+// The summary and PASS/FAIL against the targets: bench/harness/ztunnel-netns-report.ts.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,12 +28,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { median } from './harness/hop-report.js';
 import { gitCommit } from './harness/run-info.js';
+import { prioritize } from './harness/process-group.js';
+import { errs, summarize, type HoldResult, type PacedResult, type PathName, type PathRound } from './harness/ztunnel-netns-report.js';
 import { buildBackendConfig, buildStreamClientConfig, buildStreamServerConfig, type CertPaths } from './harness/nginx-config.js';
 import { childPids, cpuDelta, machineBusyFraction, ProcSampler, readMemoryKb, type TrackedProcess } from './harness/proc-sampler.js';
 import { pathOrder } from './harness/schedule.js';
-import { buildWrkArgs, parseWrkOutput, totalSocketErrors, type WrkResult } from './harness/wrk.js';
+import { buildWrkArgs, parseWrkOutput, type WrkResult } from './harness/wrk.js';
 import { AmbitProcess, ambitCli } from '../test/support/ambit-process.js';
 import { netnsSupport, sweepStaleNamespaces, Topology, type NetnsProcess } from '../test/support/netns.js';
 import { ztunnelNodeOptions } from '../ztunnel/runtime-tuning.js';
@@ -54,7 +56,6 @@ const smallBody = '0123456789abcdef'.repeat(4);
 const metrics = ['rps', 'cps', 'latency', 'bulk'] as const;
 type Metric = (typeof metrics)[number];
 
-type PathName = 'direct' | 'ambit' | 'nginx';
 interface Path {
   readonly name: PathName;
   /** Namespace of the client pod the load runs in. */
@@ -395,25 +396,6 @@ class Bench {
   }
 }
 
-interface PacedResult {
-  readonly requests: number;
-  readonly completed: number;
-  readonly errors: number;
-  readonly queued: number;
-  readonly durationS: number;
-  readonly achievedRps: number;
-  readonly latencyMs: { p50: number; p90: number; p99: number; max: number };
-  readonly latencyFromScheduleMs: { p50: number; p99: number };
-}
-interface HoldResult {
-  readonly requested: number;
-  readonly open: number;
-  readonly failed: number;
-  readonly openSeconds: number;
-  readonly rssMbBefore: Record<string, number>;
-  readonly rssMbOpen: Record<string, number>;
-  readonly rssSplitMb: Record<string, { anon: number; file: number }>;
-}
 
 function rssSplitMb(pid: number): { anon: number; file: number } {
   let text = '';
@@ -424,12 +406,6 @@ function rssSplitMb(pid: number): { anon: number; file: number } {
   }
   const mb = (name: string): number => r3(Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024);
   return { anon: mb('RssAnon'), file: mb('RssFile') };
-}
-interface PathRound {
-  rps?: WrkResult & { cpuS: Record<string, number> };
-  cps?: WrkResult;
-  latency?: PacedResult & { cpuS: Record<string, number>; rssMb: Record<string, number> };
-  bulkGbps?: number;
 }
 
 function randomHex(): string {
@@ -445,17 +421,10 @@ async function main(): Promise<void> {
   const out = (s: string): boolean => process.stdout.write(s);
   out(`ambit ztunnel netns benchmark: ${o.mode}, ${o.rounds} rounds, wrk ${o.durationS} s x -c${o.connections}, latency ${o.latencyS} s at ${o.latencyRate} rps, bulk ${o.bulkMiB} MiB, hold ${o.hold} connections\n`);
   out(`machine: ${os.availableParallelism()} x ${os.cpus()[0]?.model ?? '?'}, ${os.type()} ${os.release()}, node ${process.version}\n`);
-  if (o.nice !== 0) {
-    // Inherited by every process started from here (`ip netns exec` keeps it); the session's
-    // autogroup gets it too (with CONFIG_SCHED_AUTOGROUP a plain nice only ranks threads inside
-    // the group). The same as bench/hbone-hop.ts's default, so the two compete on equal terms.
-    os.setPriority(0, o.nice);
-    try {
-      writeFileSync('/proc/self/autogroup', String(o.nice));
-    } catch {
-      // no autogroup support
-    }
-  }
+  // Inherited by every process started from here (`ip netns exec` keeps it), autogroup included
+  // (with CONFIG_SCHED_AUTOGROUP a plain nice only ranks threads inside the group). The same as
+  // bench/hbone-hop.ts's default, so the two compete on equal terms.
+  if (o.nice !== 0) prioritize(process.pid, o.nice);
   // Other work on the machine skews every path alike but adds to every latency tail: say how much there was.
   const busyBefore = await machineBusyFraction(1000);
   out(`machine busy before the run: ${(busyBefore * 100).toFixed(0)} % of ${os.availableParallelism()} CPUs, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
@@ -510,7 +479,7 @@ async function main(): Promise<void> {
     out(`holding ${o.hold} connections from the enrolled client pod through both ztunnels...\n`);
     const hold = await b.holdConnections();
     out(`  ${hold.open} open, ${hold.failed} failed, in ${hold.openSeconds} s; ztunnel RSS before ${JSON.stringify(hold.rssMbBefore)} MB, with them open ${JSON.stringify(hold.rssMbOpen)} MB (${JSON.stringify(hold.rssSplitMb)})\n`);
-    const summary = summarize(o, rounds, hold, b.sampler.memoryPeaks(), idleVcpu);
+    const summary = summarize(o.mode, rounds, hold, b.sampler.memoryPeaks(), idleVcpu);
     out(summary.text);
     mkdirSync(o.outDir, { recursive: true });
     const file = join(o.outDir, `ztunnel-netns-${o.mode}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -521,79 +490,6 @@ async function main(): Promise<void> {
     const left = b.topo.leftovers();
     if (left.namespaces.length + left.processes.length > 0) out(`leftovers: ${JSON.stringify(left)}\n`);
   }
-}
-
-function wrkErrors(w: WrkResult | undefined): number {
-  return w ? totalSocketErrors(w) + w.non2xx : 0;
-}
-
-function errs(w: WrkResult): string {
-  const n = totalSocketErrors(w) + w.non2xx;
-  return n ? ` (${n} errors)` : '';
-}
-
-function summarize(o: Options, rounds: readonly Record<PathName, PathRound>[], hold: HoldResult, peaks: Record<string, { peakRssKb: number }>, idleVcpu: Record<string, number>): { text: string; json: unknown } {
-  const per = (f: (r: Record<PathName, PathRound>) => number): { median: number; min: number; max: number; perRound: number[] } => {
-    const xs = rounds.map(f);
-    return { median: r3(median(xs)), min: r3(Math.min(...xs)), max: r3(Math.max(...xs)), perRound: xs.map(r3) };
-  };
-  const names: PathName[] = ['direct', 'ambit', 'nginx'];
-  const table = names.map((n) => ({
-    path: n,
-    rps: per((r) => (r[n].rps?.requestsPerSec ?? NaN)).median,
-    cps: per((r) => (r[n].cps?.requestsPerSec ?? NaN)).median,
-    p50: per((r) => (r[n].latency?.latencyMs.p50 ?? NaN)).median,
-    p99: per((r) => (r[n].latency?.latencyMs.p99 ?? NaN)).median,
-    bulk: per((r) => (r[n].bulkGbps ?? NaN)).median,
-    errors: rounds.reduce((a, r) => a + wrkErrors(r[n].rps) + wrkErrors(r[n].cps) + (r[n].latency?.errors ?? 0), 0),
-  }));
-  const rpsRatio = per((r) => (r.ambit.rps?.requestsPerSec ?? NaN) / (r.nginx.rps?.requestsPerSec ?? NaN));
-  const cpsRatio = per((r) => (r.ambit.cps?.requestsPerSec ?? NaN) / (r.nginx.cps?.requestsPerSec ?? NaN));
-  const bulkRatio = per((r) => (r.ambit.bulkGbps ?? NaN) / (r.nginx.bulkGbps ?? NaN));
-  const addedP99 = per((r) => (r.ambit.latency?.latencyMs.p99 ?? NaN) - (r.direct.latency?.latencyMs.p99 ?? NaN));
-  const addedP50 = per((r) => (r.ambit.latency?.latencyMs.p50 ?? NaN) - (r.direct.latency?.latencyMs.p50 ?? NaN));
-  const nginxAddedP99 = per((r) => (r.nginx.latency?.latencyMs.p99 ?? NaN) - (r.direct.latency?.latencyMs.p99 ?? NaN));
-  // vCPU per 1,000 rps: CPU seconds over the paced phase's load window, scaled to 1,000 rps.
-  const vcpu = (label: string, path: PathName) => per((r) => {
-    const l = r[path].latency;
-    if (!l) return NaN;
-    return (l.cpuS[label] ?? NaN) / l.durationS / (l.achievedRps / 1000);
-  });
-  const zt1 = vcpu('ztunnel-node1', 'ambit');
-  const zt2 = vcpu('ztunnel-node2', 'ambit');
-  const ngc = vcpu('nginx-client-worker', 'nginx');
-  const ngs = vcpu('nginx-server-worker', 'nginx');
-  const usPerReq = (label: string, path: PathName) => per((r) => ((r[path].rps?.cpuS[label] ?? NaN) / (r[path].rps?.requests ?? NaN)) * 1e6);
-  const rssLatency = (label: string) => Math.max(...rounds.map((r) => r.ambit.latency?.rssMb[label] ?? NaN));
-  const holdRss = Math.max(...Object.values(hold.rssMbOpen));
-  const targets = [
-    { name: 'request rate (wrk -c64) >= 80 % of the nginx pair', value: `${(rpsRatio.median * 100).toFixed(0)} % (rounds ${(rpsRatio.min * 100).toFixed(0)}-${(rpsRatio.max * 100).toFixed(0)} %)`, pass: rpsRatio.median >= 0.8 },
-    { name: 'added p99 at 1,000 rps <= 0.5 ms (ambit - direct)', value: `${addedP99.median.toFixed(3)} ms (rounds ${addedP99.min.toFixed(3)}..${addedP99.max.toFixed(3)}; nginx pair ${nginxAddedP99.median.toFixed(3)})`, pass: addedP99.median <= 0.5 },
-    { name: '<= 0.1 vCPU per ztunnel per 1,000 rps', value: `node-1 ${zt1.median.toFixed(3)}, node-2 ${zt2.median.toFixed(3)} (nginx workers ${ngc.median.toFixed(3)}, ${ngs.median.toFixed(3)})`, pass: Math.max(zt1.median, zt2.median) <= 0.1 },
-    { name: `ztunnel RSS <= 150 MB with ${hold.requested} open connections`, value: `node-1 ${hold.rssMbOpen['ztunnel-node1']} MB, node-2 ${hold.rssMbOpen['ztunnel-node2']} MB (${hold.open} open, ${hold.failed} failed)`, pass: holdRss <= 150 && hold.open === hold.requested },
-  ];
-  const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
-  const lines = [
-    '',
-    `medians over ${rounds.length} rounds:`,
-    '| path | rps (-c64) | new conn/s | p50 ms @1k rps | p99 ms @1k rps | bulk Gbit/s | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...table.map((t) => `| ${t.path} | ${f0(t.rps)} | ${f0(t.cps)} | ${t.p50.toFixed(3)} | ${t.p99.toFixed(3)} | ${t.bulk.toFixed(2)} | ${t.errors} |`),
-    '',
-    `ambit / nginx: rps ${rpsRatio.median.toFixed(2)} (${rpsRatio.min.toFixed(2)}-${rpsRatio.max.toFixed(2)}), new conn/s ${cpsRatio.median.toFixed(2)} (${cpsRatio.min.toFixed(2)}-${cpsRatio.max.toFixed(2)}), bulk ${bulkRatio.median.toFixed(2)} (${bulkRatio.min.toFixed(2)}-${bulkRatio.max.toFixed(2)})`,
-    `added latency at 1,000 rps vs direct: ambit p50 +${addedP50.median.toFixed(3)} ms, p99 +${addedP99.median.toFixed(3)} ms; nginx pair p99 +${nginxAddedP99.median.toFixed(3)} ms`,
-    `CPU per request at -c64: ztunnel node-1 ${usPerReq('ztunnel-node1', 'ambit').median.toFixed(1)} us, node-2 ${usPerReq('ztunnel-node2', 'ambit').median.toFixed(1)} us; nginx client ${usPerReq('nginx-client-worker', 'nginx').median.toFixed(1)} us, server ${usPerReq('nginx-server-worker', 'nginx').median.toFixed(1)} us`,
-    `ztunnel vCPU per 1,000 rps includes its idle use (no traffic): node-1 ${idleVcpu['ztunnel-node1']}, node-2 ${idleVcpu['ztunnel-node2']} vCPU`,
-    `ztunnel RSS during the 1,000 rps phase: node-1 ${rssLatency('ztunnel-node1')} MB, node-2 ${rssLatency('ztunnel-node2')} MB; peak over the run: node-1 ${r3((peaks['ztunnel-node1']?.peakRssKb ?? NaN) / 1024)} MB, node-2 ${r3((peaks['ztunnel-node2']?.peakRssKb ?? NaN) / 1024)} MB`,
-    '',
-    'targets:',
-    ...targets.map((t) => `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.value}`),
-    '',
-  ];
-  return {
-    text: lines.join('\n'),
-    json: { table, rpsRatio, cpsRatio, bulkRatio, addedP50Ms: addedP50, addedP99Ms: addedP99, nginxAddedP99Ms: nginxAddedP99, idleVcpu, vcpuPer1kRps: { 'ztunnel-node1': zt1, 'ztunnel-node2': zt2, 'nginx-client-worker': ngc, 'nginx-server-worker': ngs }, targets, mode: o.mode },
-  };
 }
 
 main().catch((err: unknown) => {
