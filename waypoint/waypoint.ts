@@ -21,6 +21,7 @@ import { RequestHandler } from './request-handler.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { WaypointInbound } from './waypoint-inbound.js';
 import type { WaypointState } from './state.js';
+import { ProxyLifecycle } from '../shared/proxy-lifecycle.js';
 
 export interface WaypointListen {
   readonly hbone: readonly ListenAddress[];
@@ -63,11 +64,8 @@ export class Waypoint {
   private readonly inbound: WaypointInbound;
   private readonly handler: RequestHandler;
   private readonly listeners: net.Server[] = [];
-  private readonly pending = new Set<string>(['config', 'certificate', 'listeners']);
+  private readonly life = new ProxyLifecycle('waypoint', ['config', 'certificate', 'listeners']);
   private unsubscribe?: () => void;
-  private draining = false;
-  private stopped?: Promise<void>;
-  private readonly stoppedListeners: (() => void)[] = [];
 
   constructor(opts: WaypointOptions) {
     this.opts = opts;
@@ -121,7 +119,7 @@ export class Waypoint {
       ...(opts.listen.admin ? { admin: opts.listen.admin } : {}),
       registry: this.registry,
       logger: opts.logger,
-      pendingReadiness: () => [...this.pending],
+      pendingReadiness: () => [...this.life.pending],
       configDump: () => this.configDump(),
       quit: () => void this.shutdown(),
     });
@@ -130,7 +128,7 @@ export class Waypoint {
   async start(): Promise<void> {
     await this.admin.start();
     for (const a of this.opts.listen.hbone) this.ports.hbone.push(await this.listen(a));
-    this.pending.delete('listeners');
+    this.life.pending.delete('listeners');
     this.unsubscribe = this.opts.state.onChange(() => {
       this.handler.configChanged();
       const live = this.handler.liveEndpointKeys();
@@ -138,26 +136,22 @@ export class Waypoint {
       this.upstreamH2.retain(live);
     });
     void this.opts.state.ready().then(() => {
-      if (this.draining) return;
-      this.pending.delete('config');
+      if (this.life.draining) return;
+      this.life.pending.delete('config');
       this.log.info({ version: this.opts.state.current.version, gateway: this.opts.gateway }, 'first configuration received');
     });
     this.fetchCertificate();
   }
 
-  async ready(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending.size > 0) {
-      if (Date.now() > deadline) throw new Error(`waypoint not ready after ${timeoutMs} ms: ${[...this.pending].join(', ')}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  ready(timeoutMs = 30_000): Promise<void> {
+    return this.life.waitReady(timeoutMs);
   }
 
   private fetchCertificate(): void {
     this.certs.get(this.opts.identity).then(
-      () => this.pending.delete('certificate'),
+      () => this.life.pending.delete('certificate'),
       () => {
-        if (!this.draining) setTimeout(() => this.fetchCertificate(), 1_000).unref();
+        if (!this.life.draining) setTimeout(() => this.fetchCertificate(), 1_000).unref();
       },
     );
   }
@@ -168,7 +162,7 @@ export class Waypoint {
       allowHalfOpen: false,
       logger: this.log,
       onSocket: (socket) => {
-        if (this.draining) return void socket.destroy();
+        if (this.life.draining) return void socket.destroy();
         this.inbound.accept(socket);
       },
     });
@@ -178,10 +172,7 @@ export class Waypoint {
 
   /** SIGTERM: stop accepting, let requests in flight finish up to `deadlineMs`, then close. */
   shutdown(deadlineMs = 5_000): Promise<void> {
-    if (this.stopped) return this.stopped;
-    this.stopped = (async () => {
-      this.draining = true;
-      this.pending.add('draining');
+    return this.life.stop(async () => {
       this.log.info({ inFlight: this.handler.inFlight, deadlineMs }, 'draining');
       for (const s of this.listeners) s.close();
       this.inbound.server.drain();
@@ -197,13 +188,11 @@ export class Waypoint {
       this.certs.close();
       this.opts.state.close();
       this.log.info('waypoint stopped');
-      for (const l of this.stoppedListeners) l();
-    })();
-    return this.stopped;
+    });
   }
 
   onStopped(listener: () => void): void {
-    this.stoppedListeners.push(listener);
+    this.life.onStopped(listener);
   }
 
   configDump(): unknown {
@@ -213,8 +202,8 @@ export class Waypoint {
       gateway: this.opts.gateway,
       identity: formatIdentity(this.opts.identity),
       version: view.version,
-      ready: this.pending.size === 0,
-      pendingReadiness: [...this.pending],
+      ready: this.life.pending.size === 0,
+      pendingReadiness: [...this.life.pending],
       certificate: cert ? { serial: cert.serialHex, expiry: new Date(cert.notAfterMs).toISOString() } : { state: 'Unavailable' },
       l7: view.compiled.describe(),
       inFlight: this.handler.inFlight,

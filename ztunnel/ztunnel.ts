@@ -22,6 +22,7 @@ import { PlaintextInbound } from './inbound/plaintext-inbound.js';
 import type { OriginalDstResolver } from './orig-dst.js';
 import { Outbound } from './outbound/outbound.js';
 import type { StateChange, StateView, ZtunnelState } from './state.js';
+import { ProxyLifecycle } from '../shared/proxy-lifecycle.js';
 
 /** The capture rules of this node (ztunnel/capture), driven by the set of local enrolled pod IPs. */
 export interface CaptureController {
@@ -73,13 +74,10 @@ export class Ztunnel {
   private readonly plaintext: PlaintextInbound;
   private readonly outbound: Outbound;
   private readonly listeners: net.Server[] = [];
-  private readonly pending = new Set<string>(['config', 'certificates', 'listeners']);
+  private readonly life = new ProxyLifecycle('ztunnel', ['config', 'certificates', 'listeners']);
   private readonly localIdentities = new Map<string, Identity>();
   private unsubscribe?: () => void;
-  private draining = false;
-  private stopped?: Promise<void>;
   private captureRun = Promise.resolve();
-  private readonly stoppedListeners: (() => void)[] = [];
   /** Connections closed because policy or workloads changed (for tests and /config_dump). */
   lateRejections = 0;
 
@@ -106,7 +104,7 @@ export class Ztunnel {
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       localAddresses,
     };
-    if (opts.capture) this.pending.add('capture');
+    if (opts.capture) this.life.pending.add('capture');
     this.inbound = new HboneInbound(this.ctx, opts.originalDst.inbound, this.hboneStats);
     this.plaintext = new PlaintextInbound(this.ctx, opts.originalDst.inboundPlaintext);
     this.outbound = new Outbound(this.ctx, this.pool, opts.originalDst.outbound, opts.mapNextHop ? { mapNextHop: opts.mapNextHop } : {});
@@ -116,7 +114,7 @@ export class Ztunnel {
       ...(opts.listen.admin ? { admin: opts.listen.admin } : {}),
       registry: this.registry,
       logger: opts.logger,
-      pendingReadiness: () => [...this.pending],
+      pendingReadiness: () => [...this.life.pending],
       configDump: () => this.configDump(),
       quit: () => void this.shutdown(),
     });
@@ -134,27 +132,23 @@ export class Ztunnel {
     await bind(this.opts.listen.outbound, (s) => this.outbound.accept(s), this.ports.outbound, true);
     await bind(this.opts.listen.inbound, (s) => this.inbound.accept(s), this.ports.inbound, false);
     await bind(this.opts.listen.inboundPlaintext, (s) => this.plaintext.accept(s), this.ports.inboundPlaintext, true);
-    this.pending.delete('listeners');
+    this.life.pending.delete('listeners');
     this.unsubscribe = this.opts.state.onChange((view, change) => this.onStateChange(view, change));
     void this.opts.state.ready().then(() => {
-      if (this.draining) return;
-      this.pending.delete('config');
+      if (this.life.draining) return;
+      this.life.pending.delete('config');
       this.log.info({ version: this.opts.state.current.version, local: this.opts.state.localWorkloads(this.opts.node).length }, 'first configuration received');
       this.onStateChange(this.opts.state.current, { workloads: true, services: true, authorizations: true });
     });
   }
 
   /** Resolves when /healthz/ready would answer 200. */
-  async ready(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pending.size > 0) {
-      if (Date.now() > deadline) throw new Error(`ztunnel not ready after ${timeoutMs} ms: ${[...this.pending].join(', ')}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  ready(timeoutMs = 30_000): Promise<void> {
+    return this.life.waitReady(timeoutMs);
   }
 
   pendingReadiness(): string[] {
-    return [...this.pending];
+    return [...this.life.pending];
   }
 
   private async listen(addr: ListenAddress, onSocket: (s: net.Socket) => void, allowHalfOpen: boolean): Promise<number> {
@@ -162,7 +156,7 @@ export class Ztunnel {
       allowHalfOpen,
       logger: this.log,
       onSocket: (socket) => {
-        if (this.draining) return void socket.destroy();
+        if (this.life.draining) return void socket.destroy();
         onSocket(socket);
       },
     });
@@ -171,7 +165,7 @@ export class Ztunnel {
   }
 
   private onStateChange(view: StateView, change: StateChange): void {
-    if (this.draining || this.pending.has('config')) return;
+    if (this.life.draining || this.life.pending.has('config')) return;
     if (change.workloads) {
       this.syncCertificates();
       this.syncCapture();
@@ -212,10 +206,10 @@ export class Ztunnel {
       if (!this.localIdentities.has(key)) this.localIdentities.set(key, id);
       if (!this.certs.peek(id)) fetches.push(this.certs.get(id));
     }
-    if (this.pending.has('certificates')) {
+    if (this.life.pending.has('certificates')) {
       void Promise.allSettled(fetches).then((results) => {
         const failed = results.filter((r) => r.status === 'rejected').length;
-        if (failed === 0) this.pending.delete('certificates');
+        if (failed === 0) this.life.pending.delete('certificates');
         else {
           this.log.warn({ failed }, 'initial certificates incomplete; not ready yet');
           setTimeout(() => this.syncCertificates(), 1_000).unref();
@@ -230,17 +224,14 @@ export class Ztunnel {
     if (!capture) return;
     const ips = this.opts.state.localWorkloads(this.opts.node).flatMap((w) => w.addresses);
     this.captureRun = this.captureRun.then(() => capture.reconcile(ips)).then(
-      () => void this.pending.delete('capture'),
+      () => void this.life.pending.delete('capture'),
       (err: unknown) => this.log.error({ err: (err as Error).message }, 'capture rules could not be reconciled'),
     );
   }
 
   /** SIGTERM: stop accepting, let open connections finish up to `deadlineMs`, then close the rest. */
   shutdown(deadlineMs = 5_000): Promise<void> {
-    if (this.stopped) return this.stopped;
-    this.stopped = (async () => {
-      this.draining = true;
-      this.pending.add('draining');
+    return this.life.stop(async () => {
       this.log.info({ connections: this.connections.size, deadlineMs }, 'draining');
       // Stop accepting; close()'s callback would wait for every accepted socket, which the drain handles.
       for (const s of this.listeners) s.close();
@@ -259,14 +250,12 @@ export class Ztunnel {
       this.certs.close();
       this.opts.state.close();
       this.log.info('ztunnel stopped');
-      for (const l of this.stoppedListeners) l();
-    })();
-    return this.stopped;
+    });
   }
 
   /** Called once shutdown() (SIGTERM, /quitquitquit) has finished. */
   onStopped(listener: () => void): void {
-    this.stoppedListeners.push(listener);
+    this.life.onStopped(listener);
   }
 
   configDump(): unknown {
@@ -275,8 +264,8 @@ export class Ztunnel {
     return {
       node: this.opts.node,
       version: view.version,
-      ready: this.pending.size === 0,
-      pendingReadiness: [...this.pending],
+      ready: this.life.pending.size === 0,
+      pendingReadiness: [...this.life.pending],
       workloads: [...view.index.workloadByUid.values()],
       services: [...view.index.serviceByKey.values()],
       policies: [...view.authorizations.values()],
