@@ -7,9 +7,7 @@ import type { RequestHead } from '../shared/http/request-head.js';
 import { ClientGone } from './client-gone.js';
 import type { Downstream } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
-
-/** Headers that never cross a proxy (RFC 9110 §7.6.1) or that HTTP/2 forbids (RFC 9113 §8.2.2). */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
+import { isHopByHop } from '../shared/http/h1-head.js';
 
 export interface RequestContext {
   readonly head: RequestHead;
@@ -23,7 +21,7 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
   const headers: HeaderList = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    if (name.charCodeAt(0) !== 58 /* ':' */ && !hopByHop.has(name)) headers.push([name, rawHeaders[i + 1]!]);
+    if (name.charCodeAt(0) !== 58 /* ':' */ && !isHopByHop(name)) headers.push([name, rawHeaders[i + 1]!]);
   }
   const authority = (h[':authority'] as string | undefined) ?? (h['host'] as string | undefined) ?? '';
   const head: RequestHead = { method: (h[':method'] as string | undefined) ?? '', path: (h[':path'] as string | undefined) ?? '', authority, headers: headers.map(([n, v]) => [n, v] as const) };
@@ -54,7 +52,7 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
         let ended = false;
         const out: Record<string, string | string[]> = { ':status': String(status) };
         for (const [n, v] of list) {
-          if (hopByHop.has(n)) continue;
+          if (isHopByHop(n)) continue;
           const prev = out[n];
           out[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
         }
@@ -66,7 +64,7 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
         stream.respond(out, { waitForTrailers: true });
         stream.once('wantTrailers', () => {
           const t: Record<string, string> = {};
-          for (const [n, v] of response.trailers() ?? []) if (!n.startsWith(':') && !hopByHop.has(n)) t[n] = v;
+          for (const [n, v] of response.trailers() ?? []) if (!n.startsWith(':') && !isHopByHop(n)) t[n] = v;
           try {
             stream.sendTrailers(t);
           } catch {

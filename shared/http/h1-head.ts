@@ -224,7 +224,10 @@ export function parseResponseHead(buf: Buffer, requestMethod: string, limits: H1
   return { kind: 'head', head: { status, minor, headers: split.headers, framing, keepAlive }, consumed: split.consumed };
 }
 
-/** Header names a proxy never forwards (RFC 9110 §7.6.1), plus any the Connection header names. */
+/**
+ * Header names a proxy never forwards (RFC 9110 §7.6.1; endToEndHeaders() also drops any the
+ * Connection header names), HTTP/2's connection-specific ones included (RFC 9113 §8.2.2).
+ */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
 
 /** `headers` without the hop-by-hop ones; a fresh list. */
