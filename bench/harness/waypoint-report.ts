@@ -1,6 +1,8 @@
-// The summary of bench/waypoint-hop.ts: per-path medians over rounds, per-round ratios (the
-// waypoint against nginx as an L7 reverse proxy on the same hop), the waypoint's CPU and RSS at a
-// fixed 1,000 requests/s, and PASS/FAIL against issue 5's targets by the median of the rounds.
+// The summary of bench/waypoint-hop.ts: per-path medians over rounds, per-round ratios, the
+// waypoint's CPU and RSS at a fixed 1,000 requests/s, and PASS/FAIL against issue 5's targets by the
+// median of the rounds. Issue 5's rate target compares the waypoint with "nginx as an HTTP reverse
+// proxy on the same hop": judged against nginx-hop (nginx in the waypoint's place between the two
+// ztunnels); nginx-l7 (nginx alone, outside the mesh) stays as an informational row.
 import { median, spread, type Spread } from './hop-report.js';
 import { formatNumber as fmt, textTable as table } from './text-table.js';
 
@@ -63,6 +65,9 @@ export interface PacedRow {
   readonly rssMb: Spread;
 }
 
+export const TargetResult = { Pass: 'PASS', Fail: 'FAIL', Info: 'info' } as const;
+export type TargetResult = (typeof TargetResult)[keyof typeof TargetResult];
+
 export interface Target {
   readonly name: string;
   readonly value: Spread;
@@ -70,7 +75,10 @@ export interface Target {
   readonly limit: number;
   readonly unit: string;
   readonly roundsOk: number;
+  /** The median meets the limit (on an informational row too, where it decides nothing). */
   readonly pass: boolean;
+  /** PASS/FAIL for a target of the issue; `info` for a reference row that is not judged. */
+  readonly result: TargetResult;
 }
 
 export interface WaypointSummary {
@@ -83,16 +91,23 @@ export interface WaypointSummary {
 
 export const Targets = { rpsVsNginx: 0.35, vcpuPer1k: 0.5, rssMb: 120 } as const;
 
+/** One letter per path for the per-round table's order column. */
+export const PathLetter: Readonly<Record<string, string>> = {
+  direct: 'D', ztunnels: 'Z', waypoint: 'W', 'nginx-l7': 'N', 'nginx-hop': 'H', 'waypoint-base': 'B',
+};
+
 /** vCPU per 1,000 requests/s: CPU seconds per second of the phase, scaled to 1,000 requests/s. */
 export function vcpuPer1k(cpuS: number, wallS: number, achievedRps: number): number {
   if (!(wallS > 0) || !(achievedRps > 0)) return NaN;
   return (cpuS / wallS) / (achievedRps / 1000);
 }
 
-function target(name: string, perRound: readonly number[], op: '>=' | '<=', limit: number, unit: string): Target {
+function target(name: string, perRound: readonly number[], op: '>=' | '<=', limit: number, unit: string, judged = true): Target {
   const value = spread(perRound);
   const ok = (x: number): boolean => (op === '>=' ? x >= limit : x <= limit);
-  return { name, value, op, limit, unit, roundsOk: perRound.filter(ok).length, pass: ok(value.median) };
+  const pass = ok(value.median);
+  const result = !judged ? TargetResult.Info : pass ? TargetResult.Pass : TargetResult.Fail;
+  return { name, value, op, limit, unit, roundsOk: perRound.filter(ok).length, pass, result };
 }
 
 export function buildWaypointSummary(rounds: readonly WaypointRound[], pathNames: readonly string[], proxiesOf: Readonly<Record<string, readonly string[]>>): WaypointSummary {
@@ -112,8 +127,10 @@ export function buildWaypointSummary(rounds: readonly WaypointRound[], pathNames
     return x && y && y.rps > 0 ? x.rps / y.rps : NaN;
   }));
   const ratios: Record<string, Spread> = {
+    'waypoint / nginx-hop': ratio('waypoint', 'nginx-hop'),
     'waypoint / nginx-l7': ratio('waypoint', 'nginx-l7'),
     'waypoint / ztunnels': ratio('waypoint', 'ztunnels'),
+    'nginx-hop / ztunnels': ratio('nginx-hop', 'ztunnels'),
     'ztunnels / direct': ratio('ztunnels', 'direct'),
     'nginx-l7 / direct': ratio('nginx-l7', 'direct'),
     ...(pathNames.includes('waypoint-base') ? { 'waypoint / waypoint-base (A/B)': ratio('waypoint', 'waypoint-base') } : {}),
@@ -134,7 +151,8 @@ export function buildWaypointSummary(rounds: readonly WaypointRound[], pathNames
   });
   const wp = pacedOf('waypoint');
   const targets = [
-    target('rps@64 waypoint / nginx-l7', ratios['waypoint / nginx-l7']!.perRound, '>=', Targets.rpsVsNginx, 'x'),
+    target('rps@64 waypoint / nginx-hop (nginx on the waypoint\'s hop)', ratios['waypoint / nginx-hop']!.perRound, '>=', Targets.rpsVsNginx, 'x'),
+    target('rps@64 waypoint / nginx-l7 (reference: nginx alone, outside the mesh)', ratios['waypoint / nginx-l7']!.perRound, '>=', Targets.rpsVsNginx, 'x', false),
     target('waypoint vCPU per 1,000 rps', wp.map((p) => vcpuPer1k(p.cpuS, p.wallS, p.achievedRps)), '<=', Targets.vcpuPer1k, 'vCPU'),
     target('waypoint RSS at 1,000 rps', wp.map((p) => p.rssMb), '<=', Targets.rssMb, 'MB'),
   ];
@@ -151,17 +169,17 @@ export function formatWaypointReport(s: WaypointSummary, rounds: readonly Waypoi
   const paced = table(['paced 1,000 rps', 'process', 'achieved rps', 'p50 ms', 'p99 ms', 'vCPU per 1k rps', 'RSS MB'],
     s.paced.map((p) => [p.path, p.process, fmt(p.achievedRps, 0), fmt(p.p50Ms, 2), fmt(p.p99Ms, 2),
       `${fmt(p.vcpuPer1k.median, 3)} [${fmt(p.vcpuPer1k.min, 2)}-${fmt(p.vcpuPer1k.max, 2)}]`, `${fmt(p.rssMb.median, 1)} [${fmt(p.rssMb.min, 0)}-${fmt(p.rssMb.max, 0)}]`]));
-  const perRound = table(['round', 'order', 'W/N', 'W rps', 'N rps', 'Z rps', 'D rps', 'B rps', 'W vCPU/1k', 'W RSS MB', 'bg cores'],
+  const perRound = table(['round', 'order', 'W/H', 'W/N', 'W rps', 'H rps', 'N rps', 'Z rps', 'D rps', 'B rps', 'W vCPU/1k', 'W RSS MB', 'bg cores'],
     rounds.map((r) => {
       const rps = (p: string): number => r.rps.find((x) => x.path === p)?.rps ?? NaN;
       const w = r.paced.find((p) => p.path === 'waypoint');
       const bg = Math.max(...r.rps.map((x) => x.backgroundCores), ...r.paced.map((x) => x.backgroundCores));
-      return [String(r.round), r.order.map((p) => (p === 'waypoint-base' ? 'B' : p[0]!.toUpperCase())).join(''), fmt(rps('waypoint') / rps('nginx-l7'), 2), fmt(rps('waypoint'), 0), fmt(rps('nginx-l7'), 0),
-        fmt(rps('ztunnels'), 0), fmt(rps('direct'), 0), fmt(rps('waypoint-base'), 0), w ? fmt(vcpuPer1k(w.cpuS, w.wallS, w.achievedRps), 3) : '-', w ? fmt(w.rssMb, 1) : '-', fmt(bg, 2)];
+      return [String(r.round), r.order.map((p) => PathLetter[p] ?? '?').join(''), fmt(rps('waypoint') / rps('nginx-hop'), 2), fmt(rps('waypoint') / rps('nginx-l7'), 2),
+        fmt(rps('waypoint'), 0), fmt(rps('nginx-hop'), 0), fmt(rps('nginx-l7'), 0), fmt(rps('ztunnels'), 0), fmt(rps('direct'), 0), fmt(rps('waypoint-base'), 0), w ? fmt(vcpuPer1k(w.cpuS, w.wallS, w.achievedRps), 3) : '-', w ? fmt(w.rssMb, 1) : '-', fmt(bg, 2)];
     }));
   const targets = table(['target (PASS/FAIL by the median of rounds)', 'median', 'min-max', 'rounds ok', 'target', 'result'],
-    s.targets.map((t) => [t.name, `${fmt(t.value.median, 3)} ${t.unit}`, `${fmt(t.value.min, 2)}-${fmt(t.value.max, 2)}`, `${t.roundsOk}/${t.value.perRound.length}`, `${t.op} ${t.limit} ${t.unit}`, t.pass ? 'PASS' : 'FAIL']));
+    s.targets.map((t) => [t.name, `${fmt(t.value.median, 3)} ${t.unit}`, `${fmt(t.value.min, 2)}-${fmt(t.value.max, 2)}`, `${t.roundsOk}/${t.value.perRound.length}`, `${t.op} ${t.limit} ${t.unit}`, t.result]));
   return [paths, '(medians of rounds; p50/p99 from wrk --latency at 64 connections)', '', ratios, '', paced, '', perRound,
-    '(order: D direct, Z ztunnels, W waypoint, N nginx-l7, B waypoint-base)', '', targets,
+    `(order: ${Object.entries(PathLetter).map(([p, l]) => `${l} ${p}`).join(', ')})`, '', targets,
     `other work on the machine: median ${fmt(s.background.median, 2)} cores, max ${fmt(s.background.max, 2)} cores per phase`].join('\n');
 }

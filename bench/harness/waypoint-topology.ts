@@ -1,11 +1,15 @@
 // The processes of one bench/waypoint-hop.ts run, all on loopback (127.0.0.1 and 127.<S>.x.y as
 // pod addresses; no iptables, no namespaces). One nginx HTTP backend (1 worker, a fixed 1 KiB
-// body) is reached four ways:
+// body) is reached five ways:
 //   direct     wrk -> backend 127.0.0.1
 //   ztunnels   wrk -> ztunnel node-1 (outbound, "to plain VIP:80") ==HBONE==> ztunnel node-2 -> backend as pod plain-1
 //   waypoint   wrk -> ztunnel node-1 (outbound, "to echo VIP:80") ==HBONE==> `ambit waypoint` (L7)
 //                  ==HBONE==> ztunnel node-2 -> backend as pod echo-1
 //   nginx-l7   wrk -> nginx reverse proxy (proxy_pass, keep-alive upstream, 1 worker) -> backend 127.0.0.1
+//              (nginx alone, outside the mesh: the reference the issue's 17 %/32 % figures came from)
+//   nginx-hop  wrk -> ztunnel node-1 (outbound, "to proxy VIP:80") ==HBONE==> ztunnel node-2
+//                  -> a second nginx reverse proxy as pod proxy-1 (same settings) -> backend 127.0.0.1:
+//              nginx in the waypoint's place, so the path has as many proxy processes as the waypoint's
 //   waypoint-base (with a baseline CLI) the waypoint path through a second waypoint from another
 //              build (account echo2, pod echo2-1): an A/B of a waypoint change in the same rounds
 // The ztunnels are bench/harness/loopback-ztunnel.ts (the Ztunnel class in a process of its own);
@@ -19,7 +23,9 @@ import { buildHttpBackendConfig, buildHttpProxyConfig } from './nginx-l7-config.
 import { freePort, waitForPort, type ManagedProcess, type ProcessGroup } from './process-group.js';
 import { childPids, type ProcSampler, type TrackedProcess } from './proc-sampler.js';
 
-export const WaypointPath = { Direct: 'direct', Ztunnels: 'ztunnels', Waypoint: 'waypoint', NginxL7: 'nginx-l7', WaypointBase: 'waypoint-base' } as const;
+export const WaypointPath = {
+  Direct: 'direct', Ztunnels: 'ztunnels', Waypoint: 'waypoint', NginxL7: 'nginx-l7', NginxHop: 'nginx-hop', WaypointBase: 'waypoint-base',
+} as const;
 export type WaypointPath = (typeof WaypointPath)[keyof typeof WaypointPath];
 
 export interface BenchPath {
@@ -53,20 +59,24 @@ export interface WaypointTopologyOptions {
 
 export interface BenchMesh {
   readonly yaml: string;
-  readonly ips: { readonly client: string; readonly echo: string; readonly plain: string; readonly waypoint: string; readonly echo2: string; readonly waypoint2: string };
-  readonly vips: { readonly echo: string; readonly plain: string; readonly echo2: string };
+  readonly ips: {
+    readonly client: string; readonly echo: string; readonly plain: string; readonly proxy: string;
+    readonly waypoint: string; readonly echo2: string; readonly waypoint2: string;
+  };
+  readonly vips: { readonly echo: string; readonly plain: string; readonly proxy: string; readonly echo2: string };
 }
 
 /**
  * The mesh: namespace bench (ambient); client pod on node-1 at 127.0.0.1; on node-2 echo-1 (account
- * echo, which has the waypoint), plain-1 (account plain, no waypoint) and the waypoint pod; Service
- * echo and Service plain on port 80 -> named port http (8080); the waypoint Gateway for account echo.
+ * echo, which has the waypoint), plain-1 (account plain, no waypoint), proxy-1 (account proxy, no
+ * waypoint: the nginx-hop path's nginx) and the waypoint pod; Services echo, plain and proxy on port
+ * 80 -> named port http (8080); the waypoint Gateway for account echo.
  * With `baseline`, the same again for account echo2 (pod echo2-1, Service echo2, its own waypoint).
  */
 export function buildBenchMesh(subnet: number, opts: { baseline?: boolean } = {}): BenchMesh {
   const p = `127.${subnet}`;
-  const ips = { client: '127.0.0.1', echo: `${p}.2.11`, plain: `${p}.2.21`, waypoint: `${p}.2.50`, echo2: `${p}.2.12`, waypoint2: `${p}.2.51` };
-  const vips = { echo: `10.96.${subnet}.20`, plain: `10.96.${subnet}.21`, echo2: `10.96.${subnet}.22` };
+  const ips = { client: '127.0.0.1', echo: `${p}.2.11`, plain: `${p}.2.21`, proxy: `${p}.2.31`, waypoint: `${p}.2.50`, echo2: `${p}.2.12`, waypoint2: `${p}.2.51` };
+  const vips = { echo: `10.96.${subnet}.20`, plain: `10.96.${subnet}.21`, proxy: `10.96.${subnet}.23`, echo2: `10.96.${subnet}.22` };
   const pod = (name: string, sa: string, ip: string, node: string, labels: string, port?: number): string => `apiVersion: v1
 kind: Pod
 metadata: {name: ${name}, namespace: bench, labels: {${labels}}}
@@ -82,9 +92,11 @@ status: {podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
     pod('client', 'client', ips.client, 'node-1', 'app: client'),
     pod('echo-1', 'echo', ips.echo, 'node-2', 'app: echo', 8080),
     pod('plain-1', 'plain', ips.plain, 'node-2', 'app: plain', 8080),
+    pod('proxy-1', 'proxy', ips.proxy, 'node-2', 'app: proxy', 8080),
     pod('echo-istio-waypoint-1', 'echo-istio-waypoint', ips.waypoint, 'node-2', 'app: echo-istio-waypoint, istio.io/dataplane-mode: none'),
     service('echo', vips.echo, '{name: http, port: 80, targetPort: http}'),
     service('plain', vips.plain, '{name: http, port: 80, targetPort: http}'),
+    service('proxy', vips.proxy, '{name: http, port: 80, targetPort: http}'),
     service('echo-istio-waypoint', `10.96.${subnet}.50`, '{name: mesh, port: 15008}'),
     gateway('echo'),
     ...(opts.baseline ? [
@@ -105,7 +117,7 @@ export async function startWaypointTopology(o: WaypointTopologyOptions): Promise
   const cli = o.ambitCli ?? defaultAmbitCli;
   const dir = (name: string): string => join(o.workDir, name);
   await chmod(o.workDir, 0o755);
-  for (const d of ['ca', 'mesh', 'nginx-backend', 'nginx-l7']) await mkdir(dir(d), { recursive: true, mode: 0o755 });
+  for (const d of ['ca', 'mesh', 'nginx-backend', 'nginx-l7', 'nginx-hop']) await mkdir(dir(d), { recursive: true, mode: 0o755 });
   const baseline = o.baselineCli !== undefined;
   const mesh = buildBenchMesh(o.subnet, { baseline });
   const meshFile = join(dir('mesh'), 'mesh.yaml');
@@ -114,18 +126,22 @@ export async function startWaypointTopology(o: WaypointTopologyOptions): Promise
   if (ca.code !== 0) throw new Error(`ambit ca init failed (${ca.code}): ${ca.stderr}`);
 
   const body = bodyOf(o.bodyBytes);
-  const [backendPort, l7Port, outEcho, outPlain, outEcho2] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]) as [number, number, number, number, number];
+  const [backendPort, l7Port, outEcho, outPlain, outProxy, outEcho2] =
+    await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]) as [number, number, number, number, number, number];
   const backend = await startNginx(o.group, 'nginx-backend', dir('nginx-backend'), buildHttpBackendConfig({
     prefix: dir('nginx-backend'), body,
     listen: [{ host: '127.0.0.1', port: backendPort }, { host: mesh.ips.echo, port: 8080 }, { host: mesh.ips.plain, port: 8080 }, ...(baseline ? [{ host: mesh.ips.echo2, port: 8080 }] : [])],
   }));
-  const l7 = await startNginx(o.group, 'nginx-l7', dir('nginx-l7'), buildHttpProxyConfig({
-    prefix: dir('nginx-l7'), listen: { host: '127.0.0.1', port: l7Port }, upstream: { host: '127.0.0.1', port: backendPort }, keepalive: 128,
-  }));
+  // Two reverse proxies with the same settings: nginx-l7 alone on 127.0.0.1, nginx-hop as pod proxy-1.
+  const proxyConfig = (name: string, listen: { host: string; port: number }): string =>
+    buildHttpProxyConfig({ prefix: dir(name), listen, upstream: { host: '127.0.0.1', port: backendPort }, keepalive: 128 });
+  const l7 = await startNginx(o.group, 'nginx-l7', dir('nginx-l7'), proxyConfig('nginx-l7', { host: '127.0.0.1', port: l7Port }));
+  const hop = await startNginx(o.group, 'nginx-hop', dir('nginx-hop'), proxyConfig('nginx-hop', { host: mesh.ips.proxy, port: 8080 }));
   const source = ['--config', meshFile, '--ca-dir', dir('ca')];
   const node1 = startZtunnel(o.group, 'ztunnel-node-1', [...source, '--node', 'node-1', '--outbound', `${outEcho}=${mesh.vips.echo}:80`, '--outbound', `${outPlain}=${mesh.vips.plain}:80`,
+    '--outbound', `${outProxy}=${mesh.vips.proxy}:80`,
     ...(baseline ? ['--outbound', `${outEcho2}=${mesh.vips.echo2}:80`] : []), '--admin-ip', `127.${o.subnet}.1.1`]);
-  const node2 = startZtunnel(o.group, 'ztunnel-node-2', [...source, '--node', 'node-2', '--inbound-ip', mesh.ips.echo, '--inbound-ip', mesh.ips.plain,
+  const node2 = startZtunnel(o.group, 'ztunnel-node-2', [...source, '--node', 'node-2', '--inbound-ip', mesh.ips.echo, '--inbound-ip', mesh.ips.plain, '--inbound-ip', mesh.ips.proxy,
     ...(baseline ? ['--inbound-ip', mesh.ips.echo2] : []), '--admin-ip', `127.${o.subnet}.2.1`]);
   const nodeArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
   const startWaypoint = (label: string, build: string, account: string, ip: string): ManagedProcess => o.group.start(label, process.execPath, [...nodeArgs, build, 'waypoint', '--gateway', `bench/${account}`, ...source,
@@ -134,21 +150,24 @@ export async function startWaypointTopology(o: WaypointTopologyOptions): Promise
   const base = o.baselineCli === undefined ? undefined : startWaypoint('waypoint-base', o.baselineCli, 'echo2', mesh.ips.waypoint2);
   await Promise.all([
     waitForPort(backendPort, 15_000, backend), waitForPort(l7Port, 15_000, l7),
-    waitForPort(outEcho, 15_000, node1), waitForPort(outPlain, 15_000, node1), ...(baseline ? [waitForPort(outEcho2, 15_000, node1)] : []),
+    waitForPort(outEcho, 15_000, node1), waitForPort(outPlain, 15_000, node1), waitForPort(outProxy, 15_000, node1), ...(baseline ? [waitForPort(outEcho2, 15_000, node1)] : []),
     waitForReady(mesh.ips.waypoint, 15021, 15_000, waypoint), ...(base ? [waitForReady(mesh.ips.waypoint2, 15021, 15_000, base)] : []),
   ]);
   // node-2 listens on pod addresses only: its readiness is that the backend answers through it.
   const tracked = (label: string, p: { pid: number }): TrackedProcess => ({ label, pid: p.pid });
   const [z1, z2, wp] = [tracked('ztunnel-node-1', node1), tracked('ztunnel-node-2', node2), tracked('waypoint', waypoint)];
   const wpBase = base ? tracked('waypoint-base', base) : undefined;
+  // nginx-hop's worker listens on proxy-1's address only: the path's expectBody below is its readiness.
+  const [l7Worker, hopWorker] = [tracked('nginx-l7-worker', { pid: await workerOf(l7) }), tracked('nginx-hop-worker', { pid: await workerOf(hop) })];
   const paths: BenchPath[] = [
     { name: WaypointPath.Direct, port: backendPort, proxies: [] },
     { name: WaypointPath.Ztunnels, port: outPlain, proxies: [z1, z2] },
     { name: WaypointPath.Waypoint, port: outEcho, proxies: [z1, wp, z2] },
-    { name: WaypointPath.NginxL7, port: l7Port, proxies: [tracked('nginx-l7-worker', { pid: await workerOf(l7) })] },
+    { name: WaypointPath.NginxL7, port: l7Port, proxies: [l7Worker] },
+    { name: WaypointPath.NginxHop, port: outProxy, proxies: [z1, hopWorker, z2] },
     ...(wpBase ? [{ name: WaypointPath.WaypointBase, port: outEcho2, proxies: [z1, wpBase, z2] }] : []),
   ];
-  for (const p of [tracked('backend-worker', { pid: await workerOf(backend) }), z1, z2, wp, ...paths[3]!.proxies, ...(wpBase ? [wpBase] : [])]) o.sampler.track(p);
+  for (const p of [tracked('backend-worker', { pid: await workerOf(backend) }), z1, z2, wp, l7Worker, hopWorker, ...(wpBase ? [wpBase] : [])]) o.sampler.track(p);
   for (const p of paths) await expectBody(p, body, 15_000);
   // The waypoint path really crosses the waypoint: it counted the request (reporter waypoint).
   for (const ip of [mesh.ips.waypoint, ...(base ? [mesh.ips.waypoint2] : [])]) {
