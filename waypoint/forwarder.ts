@@ -98,6 +98,8 @@ const sleep = (ms: number, signal: AbortLike): Promise<void> =>
   });
 
 const noBody = Buffer.alloc(0);
+/** No circuit breaker configured: admitted, nothing to release. */
+const admittedFree: Admission = { ok: true, release: () => undefined };
 
 /**
  * Reads a request body into memory up to `limit` bytes; beyond it, what was read and the rest of
@@ -159,22 +161,19 @@ export async function forward(upstream: AttemptRunner, plan: ForwardPlan, down: 
     }
     return local(abort.httpStatus ?? 503, 'fault filter abort', 'FI');
   }
-  const admission = plan.admitRequest?.() ?? { ok: true, release: () => undefined };
+  const admission = plan.admitRequest?.() ?? admittedFree;
   const admitted = admission instanceof Promise ? await admission : admission;
   if (!admitted.ok) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO');
+  // Request body bytes, counted as the body is consumed (a 'data' listener beside pipe() or the
+  // buffering); a body known to be empty needs no listener.
+  let requestBytes = 0;
+  if (!knownEmptyBody(down.body)) down.body.on('data', (c: Buffer) => (requestBytes += c.length));
   try {
-    return await attempts(upstream, plan, down, flags);
+    const result = await attemptAll(upstream, plan, down, flags);
+    return { ...result, requestBytes };
   } finally {
     admitted.release();
   }
-}
-
-async function attempts(upstream: AttemptRunner, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<ForwardResult> {
-  let requestBytes = 0;
-  // Counted as the body is consumed (a 'data' listener beside pipe() or the buffering loop).
-  down.body.on('data', (c: Buffer) => (requestBytes += c.length));
-  const result = await attemptAll(upstream, plan, down, flags);
-  return { ...result, requestBytes };
 }
 
 async function attemptAll(upstream: AttemptRunner, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<Omit<ForwardResult, 'requestBytes'>> {
@@ -207,7 +206,7 @@ async function attemptAll(upstream: AttemptRunner, plan: ForwardPlan, down: Down
     const overall = deadline !== undefined && Date.now() >= deadline;
     const canRetry = retriable && attempt < maxRetries && !overall && !down.aborted.aborted && plan.retry!.shouldRetry(result.outcome);
     if (canRetry) {
-      const admitted = plan.admitRetry?.() ?? { ok: true, release: () => undefined };
+      const admitted = plan.admitRetry?.() ?? admittedFree;
       if (admitted.ok) {
         result.response?.body.resume();
         await sleep(Math.min(plan.retry!.backoffMs(attempt + 1), deadline === undefined ? Infinity : Math.max(0, deadline - Date.now())), down.aborted);

@@ -7,15 +7,16 @@
 // headers, `headersTimeoutMs` to send them (408), `idleTimeoutMs` between requests.
 import type { Duplex } from 'node:stream';
 import { BodyStream, type BodySource } from '../shared/http/h1-body-stream.js';
-import { ChunkedDecoder, lastChunk } from '../shared/http/h1-chunked.js';
+import { ChunkedDecoder } from '../shared/http/h1-chunked.js';
 import { defaultH1Limits, endToEndHeaders, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
 import type { RequestHead } from '../shared/http/request-head.js';
 import type { Logger } from '../shared/log.js';
 import { ClientGone } from './client-gone.js';
+import { ConnectionDeadline } from './connection-deadline.js';
 import type { Downstream, UpstreamResponse } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
 import type { RequestContext } from './downstream.js';
-import { continueLine, localReply, pumpBody, resetTunnel, responseHead, writeHeadAndFirst } from './h1-response.js';
+import { continueLine, localReply, resetTunnel, responseHead, sendRelayed, type PumpEnd } from './h1-response.js';
 
 export interface H1DownstreamOptions {
   readonly logger: Logger;
@@ -39,7 +40,9 @@ class H1Connection implements BodySource {
   private phase: Phase = Phase.head;
   private buf: Buffer = Buffer.alloc(0);
   private scanned = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** What the connection waits for: the next head (408), more body (408 or reset), or nothing (idle close). */
+  private readonly deadline = new ConnectionDeadline<'head' | 'body' | 'idle'>((kind) => this.expired(kind));
+  private graceTimer: NodeJS.Timeout | undefined;
   private peerEnded = false;
   // The request in progress.
   private head: H1RequestHead | undefined;
@@ -57,7 +60,7 @@ class H1Connection implements BodySource {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => this.onEnd());
     stream.on('close', () => this.onClose());
-    this.armTimer(opts.idleTimeoutMs, false);
+    this.deadline.arm('idle', opts.idleTimeoutMs);
     stream.resume();
   }
 
@@ -65,7 +68,7 @@ class H1Connection implements BodySource {
     this.bodyPaused = true;
     this.stream.pause();
     // Our own backpressure (an upstream reading slowly) is not the client being slow.
-    if (this.phase === Phase.body) this.clearTimer();
+    if (this.phase === Phase.body) this.deadline.disarm();
   }
 
   resumeBody(): void {
@@ -81,12 +84,16 @@ class H1Connection implements BodySource {
    * the request, as Envoy's stream idle timeout does (408 before a response, else a reset).
    */
   private armBodyTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.bodyTimedOut(), this.opts.idleTimeoutMs);
+    this.deadline.arm('body', this.opts.idleTimeoutMs);
+  }
+
+  private expired(kind: 'head' | 'body' | 'idle'): void {
+    if (kind === 'head') this.refuse(408, 'request headers not received in time');
+    else if (kind === 'idle') this.close();
+    else this.bodyTimedOut();
   }
 
   private bodyTimedOut(): void {
-    this.timer = undefined;
     this.opts.logger.info({ reason: 'request body not received in time', status: 408 }, 'request body timed out');
     this.body?.destroy(new Error('request body not received in time'));
     this.closeAfter = true;
@@ -94,22 +101,13 @@ class H1Connection implements BodySource {
     this.reply(408, 'Request Timeout');
   }
 
-  private armTimer(ms: number, headers: boolean): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => (headers ? this.refuse(408, 'request headers not received in time') : this.close()), ms);
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
 
   private onData(chunk: Buffer): void {
     if (this.phase === Phase.body) return this.feedBody(chunk);
     if (this.phase === Phase.closed) return;
     if (this.buf.length === 0) {
       this.buf = chunk;
-      if (this.phase === Phase.head) this.armTimer(this.opts.headersTimeoutMs, true);
+      if (this.phase === Phase.head) this.deadline.arm('head', this.opts.headersTimeoutMs);
     } else {
       this.buf = Buffer.concat([this.buf, chunk]);
     }
@@ -125,7 +123,7 @@ class H1Connection implements BodySource {
       return;
     }
     if (parsed.kind === 'error') return this.refuse(parsed.status, parsed.reason);
-    this.clearTimer();
+    this.deadline.disarm();
     const rest = this.buf.subarray(parsed.consumed);
     this.buf = Buffer.alloc(0);
     this.scanned = 0;
@@ -173,7 +171,7 @@ class H1Connection implements BodySource {
 
   private feedBody(chunk: Buffer): void {
     const body = this.body!;
-    this.timer?.refresh();
+    this.deadline.extend();
     if (this.chunked) {
       const step = this.chunked.push(chunk, (d) => body.feed(d));
       if (step.kind === 'more') return;
@@ -198,7 +196,7 @@ class H1Connection implements BodySource {
   }
 
   private bodyDone(): void {
-    this.clearTimer();
+    this.deadline.disarm();
     this.body!.finish();
     this.phase = Phase.waiting;
   }
@@ -229,28 +227,15 @@ class H1Connection implements BodySource {
     // HTTP/1.0 clients get a body of unknown length delimited by our close.
     if (built.closeDelimited) this.closeAfter = true;
     const head = `${built.head}${this.connectionHeader()}\r\n`;
-    const body = response.body;
-    const first = bodiless ? null : (body.read() as Buffer | null);
-    // The body must match the length written (a route filter may have set another): more or fewer
-    // bytes would desync the client's next response, so the connection is reset instead.
-    let left = bodiless || length === undefined ? Infinity : length;
-    if (first && (left -= first.length) < 0) {
-      body.destroy();
-      this.reset();
-      return Promise.resolve(0);
-    }
-    writeHeadAndFirst(this.stream, head, first, chunked);
-    return pumpBody(this.stream, body, { chunked, bodiless, left }).then((r) => {
-      // A body cut short, too long for its length, or broken upstream: reset, not a clean end,
-      // which a close-delimited (HTTP/1.0) body would read as complete.
-      if (r.end === 'ended') {
-        if (chunked) this.stream.write(Buffer.from(lastChunk(response.trailers()), 'latin1'));
-        this.responseDone();
-      } else if (r.end !== 'closed') {
-        this.reset();
-      }
-      return (first?.length ?? 0) + r.bytes;
-    });
+    const sent = sendRelayed(this.stream, head, response.body, { chunked, bodiless, ...(length !== undefined ? { length } : {}), trailers: () => response.trailers() });
+    // A body cut short, too long for its length, or broken upstream: reset, not a clean end,
+    // which a close-delimited (HTTP/1.0) body would read as complete.
+    const after = (r: { bytes: number; end: PumpEnd }): number => {
+      if (r.end === 'ended') this.responseDone();
+      else if (r.end !== 'closed') this.reset();
+      return r.bytes;
+    };
+    return sent instanceof Promise ? sent.then(after) : Promise.resolve(after(sent));
   }
 
   /** `connection: close` when this is the last response; HTTP/1.0 clients need `keep-alive` said. */
@@ -272,11 +257,11 @@ class H1Connection implements BodySource {
     this.body = undefined;
     this.phase = Phase.head;
     if (this.buf.length > 0) {
-      this.armTimer(this.opts.headersTimeoutMs, true);
+      this.deadline.arm('head', this.opts.headersTimeoutMs);
       this.stream.resume();
       this.parseHead();
     } else {
-      this.armTimer(this.opts.idleTimeoutMs, false);
+      this.deadline.arm('idle', this.opts.idleTimeoutMs);
     }
   }
 
@@ -296,7 +281,7 @@ class H1Connection implements BodySource {
     // enough that a slow reader is not cut off: the reset reaches its TCP socket): an idle or
     // refused client cannot hold a tunnel forever.
     this.stream.end(() => {
-      if (!this.stream.destroyed) this.timer = setTimeout(() => resetTunnel(this.stream), this.opts.idleTimeoutMs);
+      if (!this.stream.destroyed) this.graceTimer = setTimeout(() => resetTunnel(this.stream), this.opts.idleTimeoutMs);
     });
     this.stream.resume();
   }
@@ -311,7 +296,7 @@ class H1Connection implements BodySource {
   private shut(): boolean {
     if (this.phase === Phase.closed) return false;
     this.phase = Phase.closed;
-    this.clearTimer();
+    this.deadline.dispose();
     this.buf = Buffer.alloc(0);
     // The rest of a request body will not be read: its consumers (an upstream mid-request) must see it end.
     if (this.body && !this.body.complete) this.body.destroy();
@@ -333,7 +318,8 @@ class H1Connection implements BodySource {
   private onClose(): void {
     const wasOpen = this.phase !== Phase.closed;
     this.phase = Phase.closed;
-    this.clearTimer();
+    this.deadline.dispose();
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     if (wasOpen || this.gone) {
       if (this.body && !this.body.complete) this.body.destroy();
       this.gone?.abort();

@@ -6,7 +6,8 @@
 import { STATUS_CODES } from 'node:http';
 import { constants as http2Constants } from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
-import { chunkHeader } from '../shared/http/h1-chunked.js';
+import { BodyStream } from '../shared/http/h1-body-stream.js';
+import { chunkHeader, lastChunk } from '../shared/http/h1-chunked.js';
 import { isWritableField } from '../shared/http/h1-head.js';
 import type { HeaderList } from './trace-headers.js';
 
@@ -140,6 +141,44 @@ export function pumpBody(stream: Duplex, body: Readable, opts: { readonly chunke
     body.once('end', () => settle(left !== Infinity && left > 0 ? 'short' : 'ended'));
     body.once('error', () => settle('failed'));
     stream.once('close', onClose);
+  });
+}
+
+export interface RelayedBody {
+  readonly chunked: boolean;
+  readonly bodiless: boolean;
+  /** The one Content-Length written, if any. */
+  readonly length?: number;
+  /** Trailers for the last chunk, read once the body ended. */
+  trailers(): HeaderList | undefined;
+}
+
+/**
+ * Writes a relayed response: `head` (complete, blank line included), then `body` checked against
+ * the length written, then the last chunk. Synchronous when the whole body is already buffered (a
+ * small response in one read, the common case: head and body in one write, no pump, listeners or
+ * promise of its own); otherwise pumped with backpressure.
+ */
+export function sendRelayed(stream: Duplex, head: string, body: Readable, o: RelayedBody): { bytes: number; end: PumpEnd } | Promise<{ bytes: number; end: PumpEnd }> {
+  const first = o.bodiless ? null : (body.read() as Buffer | null);
+  // The body must match the length written (a route filter may have set another): more or fewer
+  // bytes would desync the client's next response, so the caller resets the connection instead.
+  let left = o.bodiless || o.length === undefined ? Infinity : o.length;
+  if (first && (left -= first.length) < 0) {
+    body.destroy();
+    return { bytes: 0, end: 'overrun' };
+  }
+  const lastChunkOf = (): void => void (o.chunked && stream.write(Buffer.from(lastChunk(o.trailers()), 'latin1')));
+  if (body instanceof BodyStream && body.complete && body.readableLength === 0) {
+    if (left !== Infinity && left > 0) return { bytes: 0, end: 'short' };
+    writeHeadAndFirst(stream, head, first, o.chunked);
+    lastChunkOf();
+    return { bytes: first?.length ?? 0, end: 'ended' };
+  }
+  writeHeadAndFirst(stream, head, first, o.chunked);
+  return pumpBody(stream, body, { chunked: o.chunked, bodiless: o.bodiless, left }).then((r) => {
+    if (r.end === 'ended') lastChunkOf();
+    return { bytes: (first?.length ?? 0) + r.bytes, end: r.end };
   });
 }
 

@@ -274,6 +274,9 @@ export class RequestHandler {
     }
     const grpc = isGrpc(req.headers);
     this.opts.metrics.record({ traffic, trafficKey, protocol: grpc ? 'grpc' : 'http', responseCode: o.status, ...(o.grpcStatus ? { grpcStatus: o.grpcStatus } : {}), flags: flagText, durationMs, requestBytes: o.requestBytes, responseBytes: o.responseBytes });
+    // The line is built only when it will be written (`--log-level warn` drops successful requests).
+    const level = o.status >= 500 ? 'error' : 'info';
+    if (!this.opts.accessLog.isLevelEnabled(level)) return;
     const line = {
       method: req.head.method,
       path: req.head.path,
@@ -296,8 +299,7 @@ export class RequestHandler {
       policy: o.policy,
       reason: o.reason,
     };
-    if (o.status >= 500) this.opts.accessLog.error(line, 'request');
-    else this.opts.accessLog.info(line, 'request');
+    this.opts.accessLog[level](line, 'request');
   }
 }
 

@@ -48,6 +48,7 @@ export class UpstreamSelector {
   private readonly outliers: OutlierDetectorSet;
   private readonly breakers = new CircuitBreakerSet();
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly retryPolicies = new WeakMap<RetrySpec, NonNullable<ForwardPlan['retry']>>();
   /** Requests waiting for a connection, per cluster (each tries to take one; false: still none free). */
   private readonly pending = new Map<string, (() => boolean)[]>();
 
@@ -163,14 +164,23 @@ export class UpstreamSelector {
     if (queue?.length === 0) this.pending.delete(key);
   }
 
-  /** A route's retry spec (route/) as the forwarder runs it: Envoy's retry_on and jittered back-off. */
+  /**
+   * A route's retry spec (route/) as the forwarder runs it: Envoy's retry_on and jittered back-off.
+   * Built once per spec (specs are compiled with the route tables and replaced with them), not per
+   * request: Istio's default retry policy applies to every route, so this is on the hot path.
+   */
   retryPolicy(retry: RetrySpec): NonNullable<ForwardPlan['retry']> {
-    const { policy } = buildRetryPolicy(retry.retryOn, retry.retriableStatusCodes);
-    return {
-      attempts: retry.attempts,
-      shouldRetry: (o) => shouldRetry(policy, o),
-      backoffMs: (n) => backoffMs(n, this.random, retry.backoffBaseMs, retry.backoffMaxMs),
-    };
+    let built = this.retryPolicies.get(retry);
+    if (!built) {
+      const { policy } = buildRetryPolicy(retry.retryOn, retry.retriableStatusCodes);
+      built = {
+        attempts: retry.attempts,
+        shouldRetry: (o) => shouldRetry(policy, o),
+        backoffMs: (n) => backoffMs(n, this.random, retry.backoffBaseMs, retry.backoffMaxMs),
+      };
+      this.retryPolicies.set(retry, built);
+    }
+    return built;
   }
 
   /** Local rate limit: a token from the rule's bucket (kept while its settings stay the same). */
