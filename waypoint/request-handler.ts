@@ -78,6 +78,8 @@ export class RequestHandler {
   readonly selector: UpstreamSelector;
   /** Istio labels per (source, peer, destination, service): built once, not per request. */
   private readonly trafficCache = new Map<string, TrafficLabels>();
+  /** The selector's Backend per plan backend (route tables are compiled once per config). */
+  private readonly backends = new WeakMap<PlanBackend, Backend>();
   inFlight = 0;
 
   constructor(opts: RequestHandlerOptions) {
@@ -209,7 +211,12 @@ export class RequestHandler {
     const service = this.opts.state.current.index.serviceByKey.get(b.service);
     if (!service) return undefined;
     const port = b.port ?? (dest.kind === 'service' ? dest.port.servicePort : 0);
-    return { service, port, ...(b.subset ? { subset: b.subset } : {}), ...(b.labels ? { labels: b.labels } : {}), ...(b.trafficPolicy ? { trafficPolicy: b.trafficPolicy } : {}) };
+    // Kept per plan backend while its service object and port stay the same (a new model brings new objects).
+    const cached = this.backends.get(b);
+    if (cached && cached.service === service && cached.port === port) return cached;
+    const built: Backend = { service, port, ...(b.subset ? { subset: b.subset } : {}), ...(b.labels ? { labels: b.labels } : {}), ...(b.trafficPolicy ? { trafficPolicy: b.trafficPolicy } : {}) };
+    this.backends.set(b, built);
+    return built;
   }
 
   /**

@@ -96,8 +96,9 @@ function trimOws(line: string, from: number): string {
 }
 
 /** Finds the end of the head (CRLFCRLF) at or after `from`; -1 if not there yet. */
+const blankLine = Buffer.from('\r\n\r\n', 'latin1');
 function headEnd(buf: Buffer, from: number): number {
-  return buf.indexOf('\r\n\r\n', Math.max(0, from - 3), 'latin1');
+  return buf.indexOf(blankLine, Math.max(0, from - 3));
 }
 
 /**

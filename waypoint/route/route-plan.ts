@@ -103,8 +103,16 @@ function planFor(entry: RouteEntry, req: MatchInput, input: RoutePlanInput): Rou
   };
 }
 
+/** Plan backends per compiled backend and request port: the same object every time, not a copy per request. */
+const planBackends = new WeakMap<Backend, Map<number, PlanBackend>>();
+
 function withPort(b: Backend, requestPort: number): PlanBackend {
-  return { ...b, port: b.port ?? requestPort };
+  if (b.port !== undefined) return b as PlanBackend;
+  let byPort = planBackends.get(b);
+  if (!byPort) planBackends.set(b, (byPort = new Map()));
+  let pb = byPort.get(requestPort);
+  if (!pb) byPort.set(requestPort, (pb = { ...b, port: requestPort }));
+  return pb;
 }
 
 /**
