@@ -7,7 +7,7 @@ import type { RequestHead } from '../shared/http/request-head.js';
 import { ClientGone } from './client-gone.js';
 import type { Downstream } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
-import { isHopByHop } from '../shared/http/h1-head.js';
+import { endToEndHeaders, isHopByHop, type H1RequestHead } from '../shared/http/h1-head.js';
 
 export interface RequestContext {
   readonly head: RequestHead;
@@ -15,6 +15,26 @@ export interface RequestContext {
   readonly headers: HeaderList;
   readonly protocol: 'http1' | 'http2';
   readonly down: Downstream;
+}
+
+/**
+ * An HTTP/1.1 request (h1-downstream.ts) as a RequestContext: its end-to-end headers (hop-by-hop
+ * ones dropped, and `Expect`, which the waypoint answers itself), the Host as authority.
+ */
+export function http1Request(h: H1RequestHead, down: Downstream): RequestContext {
+  const headers = endToEndHeaders(h.headers);
+  if (h.expectContinue) {
+    for (let i = headers.length - 1; i >= 0; i--) if (headers[i]![0] === 'expect') headers.splice(i, 1);
+  }
+  let authority = '';
+  for (const [n, v] of headers) {
+    if (n === 'host') {
+      authority = v;
+      break;
+    }
+  }
+  const head: RequestHead = { method: h.method, path: h.target, authority, headers: headers.map(([n, v]) => [n, v] as const) };
+  return { head, headers, protocol: 'http1', down };
 }
 
 export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, rawHeaders: readonly string[]): RequestContext {

@@ -7,15 +7,14 @@
 // headers, `headersTimeoutMs` to send them (408), `idleTimeoutMs` between requests.
 import type { Duplex } from 'node:stream';
 import { BodyStream, type BodySource } from '../shared/http/h1-body-stream.js';
-import { ChunkedDecoder } from '../shared/http/h1-chunked.js';
-import { defaultH1Limits, endToEndHeaders, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
-import type { RequestHead } from '../shared/http/request-head.js';
+import { BodyFramer } from '../shared/http/h1-body-framer.js';
+import { defaultH1Limits, parseRequestHead, type H1RequestHead } from '../shared/http/h1-head.js';
 import type { Logger } from '../shared/log.js';
 import { ClientGone } from './client-gone.js';
 import { ConnectionDeadline } from './connection-deadline.js';
-import type { Downstream, UpstreamResponse } from './forwarder.js';
+import type { UpstreamResponse } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
-import type { RequestContext } from './downstream.js';
+import { http1Request, type RequestContext } from './downstream.js';
 import { continueLine, localReply, resetTunnel, responseHead, sendRelayed, type PumpEnd } from './h1-response.js';
 
 export interface H1DownstreamOptions {
@@ -47,8 +46,7 @@ class H1Connection implements BodySource {
   // The request in progress.
   private head: H1RequestHead | undefined;
   private body: BodyStream | undefined;
-  private remaining = 0;
-  private chunked: ChunkedDecoder | undefined;
+  private framer: BodyFramer | undefined;
   private gone: ClientGone | undefined;
   private responseStarted = false;
   private closeAfter = false;
@@ -136,9 +134,8 @@ class H1Connection implements BodySource {
     this.responseStarted = false;
     this.closeAfter = !h.keepAlive || this.peerEnded;
     const framing = h.framing;
-    this.chunked = framing.kind === 'chunked' ? new ChunkedDecoder() : undefined;
-    this.remaining = framing.kind === 'length' ? framing.length : 0;
     const body = new BodyStream(this, framing.kind === 'length' ? framing.length : undefined);
+    this.framer = new BodyFramer(framing, body);
     // Paused until the consumer that forwards it asks (pipe() or resume()): a listener that only
     // counts bytes must not start it flowing while the upstream is still connecting (lost bytes).
     body.pause();
@@ -148,51 +145,30 @@ class H1Connection implements BodySource {
     else this.armBodyTimer();
     // We answer `Expect: 100-continue` ourselves and do not forward it (Envoy's default).
     if (h.expectContinue && !body.complete) this.stream.write(continueLine);
-    const headers = endToEndHeaders(h.headers);
-    if (h.expectContinue) removeHeader(headers, 'expect');
-    let authority = '';
-    for (const [n, v] of headers) {
-      if (n === 'host') {
-        authority = v;
-        break;
-      }
-    }
     const gone = new ClientGone();
     this.gone = gone;
-    const head: RequestHead = { method: h.method, path: h.target, authority, headers: headers.map(([n, v]) => [n, v] as const) };
-    const down: Downstream = {
+    this.opts.onRequest(http1Request(h, {
       body,
       aborted: gone,
       reply: (status, text, extra) => this.reply(status, text, extra),
       relay: (status, list, response) => this.relay(status, list, response),
-    };
-    this.opts.onRequest({ head, headers, protocol: 'http1', down });
+    }));
   }
 
   private feedBody(chunk: Buffer): void {
-    const body = this.body!;
     this.deadline.extend();
-    if (this.chunked) {
-      const step = this.chunked.push(chunk, (d) => body.feed(d));
-      if (step.kind === 'more') return;
-      if (step.kind === 'error') {
-        this.opts.logger.info({ reason: step.reason, status: 400 }, 'malformed http request refused');
-        body.destroy(new Error(step.reason));
-        this.closeAfter = true;
-        if (!this.responseStarted) this.reply(400, 'Bad Request');
-        else this.close();
-        return;
-      }
-      this.bodyDone();
-      if (step.rest.length > 0) this.onData(step.rest);
+    const step = this.framer!.push(chunk);
+    if (step.kind === 'more') return;
+    if (step.kind === 'error') {
+      this.opts.logger.info({ reason: step.reason, status: 400 }, 'malformed http request refused');
+      this.body!.destroy(new Error(step.reason));
+      this.closeAfter = true;
+      if (!this.responseStarted) this.reply(400, 'Bad Request');
+      else this.close();
       return;
     }
-    const n = Math.min(this.remaining, chunk.length);
-    body.feed(n === chunk.length ? chunk : chunk.subarray(0, n));
-    this.remaining -= n;
-    if (this.remaining > 0) return;
     this.bodyDone();
-    if (n < chunk.length) this.onData(chunk.subarray(n));
+    if (step.rest.length > 0) this.onData(step.rest);
   }
 
   private bodyDone(): void {
@@ -325,8 +301,4 @@ class H1Connection implements BodySource {
       this.gone?.abort();
     }
   }
-}
-
-function removeHeader(headers: HeaderList, name: string): void {
-  for (let i = headers.length - 1; i >= 0; i--) if (headers[i]![0] === name) headers.splice(i, 1);
 }

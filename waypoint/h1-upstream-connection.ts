@@ -5,7 +5,7 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { BodyStream, type BodySource } from '../shared/http/h1-body-stream.js';
-import { ChunkedDecoder } from '../shared/http/h1-chunked.js';
+import { BodyFramer } from '../shared/http/h1-body-framer.js';
 import { defaultH1Limits, endToEndHeaders, parseResponseHead } from '../shared/http/h1-head.js';
 import type { AbortLike } from './client-gone.js';
 import type { AttemptOutcome, AttemptResult } from './forwarder.js';
@@ -46,9 +46,7 @@ export class H1UpstreamConnection implements BodySource {
   private timer: NodeJS.Timeout | undefined;
   private aborted: AbortLike | undefined;
   private body: BodyStream | undefined;
-  private remaining = 0;
-  private chunked: ChunkedDecoder | undefined;
-  private untilClose = false;
+  private framer: BodyFramer | undefined;
   private keepAlive = false;
 
   constructor(stream: ClientHttp2Stream, owner: ConnectionOwner) {
@@ -168,10 +166,8 @@ export class H1UpstreamConnection implements BodySource {
     this.aborted?.removeEventListener('abort', this.onAbort);
     this.keepAlive = h.keepAlive;
     const framing = h.framing;
-    this.chunked = framing.kind === 'chunked' ? new ChunkedDecoder() : undefined;
-    this.untilClose = framing.kind === 'close';
-    this.remaining = framing.kind === 'length' ? framing.length : 0;
     const body = new BodyStream(this, framing.kind === 'length' ? framing.length : undefined);
+    this.framer = new BodyFramer(framing, body);
     this.body = body;
     this.phase = Phase.body;
     // The reader dropped the body before its end: this connection is mid-message, not reusable.
@@ -194,22 +190,13 @@ export class H1UpstreamConnection implements BodySource {
   private readonly bodyTrailers = new WeakMap<BodyStream, HeaderList>();
 
   private feedBody(chunk: Buffer): void {
-    const body = this.body!;
-    if (this.untilClose) return body.feed(chunk);
-    if (this.chunked) {
-      const step = this.chunked.push(chunk, (d) => body.feed(d));
-      if (step.kind === 'more') return;
-      if (step.kind === 'error') {
-        body.destroy(new Error(`upstream: ${step.reason}`));
-        return this.destroy();
-      }
-      this.bodyEnded(step.trailers, step.rest);
-      return;
+    const step = this.framer!.push(chunk);
+    if (step.kind === 'more') return;
+    if (step.kind === 'error') {
+      this.body!.destroy(new Error(`upstream: ${step.reason}`));
+      return this.destroy();
     }
-    const n = Math.min(this.remaining, chunk.length);
-    body.feed(n === chunk.length ? chunk : chunk.subarray(0, n));
-    this.remaining -= n;
-    if (this.remaining === 0) this.bodyEnded([], chunk.subarray(n));
+    this.bodyEnded(step.trailers, step.rest);
   }
 
   private bodyEnded(trailers: HeaderList, rest?: Buffer): void {
@@ -231,7 +218,7 @@ export class H1UpstreamConnection implements BodySource {
   }
 
   private onEnd(): void {
-    if (this.phase === Phase.body && this.untilClose) {
+    if (this.phase === Phase.body && this.framer?.untilClose) {
       const body = this.body!;
       this.body = undefined;
       this.phase = Phase.idle;
@@ -246,7 +233,7 @@ export class H1UpstreamConnection implements BodySource {
 
   private onClose(): void {
     if (this.phase === Phase.head) this.fail({ kind: 'reset' });
-    else if (this.phase === Phase.body && !this.untilClose) this.body?.destroy(new Error('upstream reset mid-body'));
+    else if (this.phase === Phase.body && !this.framer?.untilClose) this.body?.destroy(new Error('upstream reset mid-body'));
     else if (this.phase === Phase.body) this.onEnd();
     this.destroy();
   }
