@@ -120,4 +120,27 @@ describe('H1 downstream (serveHttp1)', () => {
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(tunnel.destroyed, true, 'not held half-open forever');
   });
+  it('answers 408 to a second request on a keep-alive connection whose head stops arriving, as to the first', async () => {
+    const tunnel = new FakeTunnel();
+    serveHttp1(tunnel, { logger: silentLogger(), headersTimeoutMs: 50, idleTimeoutMs: 5_000, onRequest: (req) => void req.down.reply(200, 'ok') });
+    tunnel.push('GET /1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await tick();
+    tunnel.push('GET /2 HTTP/1.1\r\nHo');
+    await new Promise((r) => setTimeout(r, 150));
+    const out = tunnel.text();
+    assert.equal(out.match(/HTTP\/1\.1 200 /g)?.length, 1, out);
+    assert.match(out, /HTTP\/1\.1 408 Request Timeout\r\n[^]*connection: close\r\n/, JSON.stringify(out));
+    assert.equal(tunnel.writableEnded, true, 'the connection ends after the 408');
+    tunnel.destroy();
+  });
+
+  it('answers 400 to a malformed request that follows a completed one on a keep-alive connection', async () => {
+    const tunnel = serve((req) => void req.down.reply(200, 'ok'));
+    tunnel.push('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 20));
+    const out = tunnel.text();
+    assert.equal(out.match(/HTTP\/1\.1 200 /g)?.length, 1, out);
+    assert.match(out, /HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(out));
+    tunnel.destroy();
+  });
 });

@@ -245,6 +245,8 @@ class H1Connection implements BodySource {
   private refuse(status: number, reason: string): void {
     this.opts.logger.info({ reason, status }, 'malformed http request refused');
     this.closeAfter = true;
+    // Waiting for a head, no request is in progress: a started response was the previous request's.
+    if (this.phase === Phase.head) this.responseStarted = false;
     if (this.responseStarted || this.phase === Phase.closed) return this.close();
     this.phase = Phase.waiting;
     this.reply(status, '');
