@@ -130,4 +130,17 @@ describe('H1UpstreamConnection', () => {
     assert.deepEqual([owner.released, owner.closed], [1, 1], 'bytes nobody asked for close it');
     assert.equal(conn.reusable, false);
   });
+  it('closes, never pools, a connection whose empty response (HEAD, 204, Content-Length: 0) comes with a forged one in the same read', async () => {
+    for (const [method, head] of [['HEAD', 'HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n'], ['GET', 'HTTP/1.1 204 No Content\r\n\r\n'], ['GET', 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n']] as const) {
+      const { tunnel, conn, owner } = setup();
+      const p = conn.exchange({ method, path: '/', headers: [['host', 'a']] }, Buffer.alloc(0), undefined, new ClientGone());
+      tunnel.push(`${head}HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged`);
+      const r = await p;
+      assert.equal(r.outcome.kind, 'response', `${method} ${head}`);
+      r.response!.body.resume();
+      await tick();
+      assert.deepEqual([owner.released, owner.closed], [0, 1], `${JSON.stringify(head)}: bytes nobody asked for close it`);
+      assert.equal(conn.reusable, false);
+    }
+  });
 });

@@ -183,7 +183,8 @@ export class H1UpstreamConnection implements BodySource {
       outcome: { kind: 'response', status: h.status, ...(grpc !== undefined ? { grpcStatus: grpc } : {}) },
       response: { headers, body, trailers: () => this.bodyTrailers.get(body) },
     });
-    if (framing.kind === 'length' && framing.length === 0) this.bodyEnded([]);
+    // An empty body ends with its head: bytes after it are another response nobody asked for.
+    if (framing.kind === 'length' && framing.length === 0) this.bodyEnded([], rest);
     else if (rest.length > 0) this.feedBody(rest);
   }
 
