@@ -165,9 +165,17 @@ export async function forward(upstream: AttemptRunner, plan: ForwardPlan, down: 
   const admitted = admission instanceof Promise ? await admission : admission;
   if (!admitted.ok) return local(503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO');
   // Request body bytes, counted as the body is consumed (a 'data' listener beside pipe() or the
-  // buffering); a body known to be empty needs no listener.
+  // buffering); a body known to be empty needs no listener. Adding the listener must not start the
+  // body flowing: until the upstream consumer attaches (after a tunnel opens) its bytes would reach
+  // only this counter and be lost. HTTP/1.1 bodies arrive explicitly paused; an HTTP/2 stream does
+  // not, so it is paused here and its consumer (pipe(), the buffering, the request writer) resumes it.
   let requestBytes = 0;
-  if (!knownEmptyBody(down.body)) down.body.on('data', (c: Buffer) => (requestBytes += c.length));
+  if (!knownEmptyBody(down.body)) {
+    const body = down.body;
+    const flowing = body.readableFlowing === true;
+    body.on('data', (c: Buffer) => (requestBytes += c.length));
+    if (!flowing) body.pause();
+  }
   try {
     const result = await attemptAll(upstream, plan, down, flags);
     return { ...result, requestBytes };
