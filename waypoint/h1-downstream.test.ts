@@ -143,4 +143,22 @@ describe('H1 downstream (serveHttp1)', () => {
     assert.match(out, /HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(out));
     tunnel.destroy();
   });
+  it('reads the next request after a response that left a complete request body unread (an upstream that answered early)', async () => {
+    const seen: string[] = [];
+    const tunnel = serve((req) => {
+      seen.push(req.head.path);
+      // Answers without reading the body, like an app that answers before it reads the upload.
+      void req.down.relay(200, [['content-length', '2']], response('ok'));
+    });
+    // A 100 KB body in the same chunk as its head: fed past the body's 64 KiB buffer (the tunnel is
+    // paused for backpressure) and complete at once.
+    const big = 'x'.repeat(100 * 1024);
+    tunnel.push(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${big.length}\r\n\r\n${big}`);
+    await new Promise((r) => setTimeout(r, 20));
+    tunnel.push('GET /next HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(seen, ['/upload', '/next']);
+    assert.equal(tunnel.text().match(/HTTP\/1\.1 200 /g)?.length, 2);
+    tunnel.destroy();
+  });
 });

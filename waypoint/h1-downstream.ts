@@ -232,9 +232,12 @@ class H1Connection implements BodySource {
     this.head = undefined;
     this.body = undefined;
     this.phase = Phase.head;
+    // The tunnel may still be paused for the last body's backpressure (an app that answered before
+    // reading it all): what the client sends next is a new request and must be read.
+    this.bodyPaused = false;
+    this.stream.resume();
     if (this.buf.length > 0) {
       this.deadline.arm('head', this.opts.headersTimeoutMs);
-      this.stream.resume();
       this.parseHead();
     } else {
       this.deadline.arm('idle', this.opts.idleTimeoutMs);
