@@ -41,6 +41,10 @@ if (files.length === 0) {
 // --test-force-exit: a test file ends when its tests end. Node 20 sometimes keeps a TCP handle of
 // an already-destroyed, peer-reset socket active (seen in test/direct/ztunnel-reliability, 1 run in
 // 4), which would hold that file's process open for ever; every suite checks its own cleanup.
+// And a file run on its own with plain `node --test` (or `node file.js`) may spin at 100 % CPU
+// after its last test, in Node's exit-time handle cleanup (node::Environment::CleanupHandles
+// looping in uv_run, seen with test/direct/waypoint-authz; a known Node 20 problem, nodejs/node
+// #47748): pass --test-force-exit there too. The Ambit processes exit through process.exit().
 // --test-concurrency=1: one file at a time on every machine, as on CI's 2 cores (node's default
 // there); the netns files build namespaces and demos that must not overlap.
 const result = spawnSync(process.execPath, ['--test', '--test-force-exit', '--test-concurrency=1', '--test-reporter=spec', ...passthrough, ...files], { stdio: 'inherit' });
