@@ -99,7 +99,6 @@ class H1Connection implements BodySource {
     this.reply(408, 'Request Timeout');
   }
 
-
   private onData(chunk: Buffer): void {
     if (this.phase === Phase.body) return this.feedBody(chunk);
     if (this.phase === Phase.closed) return;
