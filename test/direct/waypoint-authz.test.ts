@@ -2,10 +2,10 @@
 // (the destination Service, the waypoint Gateway), full L7 attributes, normalized paths, 403 with
 // a short body and the policy named in the log, L4-only evaluation for TCP. Addresses 127.87.x.y.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
-import { httpOver, rawHttp, startEcho, startWaypoint, type EchoBackend, type WaypointUnderTest } from '../support/waypoint-harness.js';
-import { DirectCluster, exchange } from '../support/ztunnel-harness.js';
+import { httpOver, rawHttp, waypointScene } from '../support/waypoint-harness.js';
+import { exchange } from '../support/ztunnel-harness.js';
 
 const policies = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -29,25 +29,11 @@ spec:
 const mesh = waypointMesh('127.87', policies);
 
 describe('authorization at the waypoint (direct tier)', () => {
-  let cluster: DirectCluster;
-  let wp: WaypointUnderTest;
-  let echoes: EchoBackend[];
+  const scene = waypointScene(mesh);
 
-  before(async () => {
-    cluster = await DirectCluster.start(mesh.nodes, mesh.yaml);
-    wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, mesh.ips.waypoint);
-    echoes = [await startEcho('echo-v1', mesh.ips.v1, 8080), await startEcho('echo-v2', mesh.ips.v2, 8080)];
-  });
-
-  after(async () => {
-    await wp?.waypoint.shutdown(0);
-    await Promise.all((echoes ?? []).map((e) => e.close()));
-    await cluster?.close();
-  });
-
-  const connect = () => cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 });
+  const connect = () => scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 });
   const request = (path: string, headers: Record<string, string> = {}, method = 'GET') => httpOver(connect(), { path, headers, method });
-  const served = (): number => echoes.reduce((n, e) => n + e.requests.length, 0);
+  const served = (): number => scene.echoes.reduce((n, e) => n + e.requests.length, 0);
 
   it('allows what an ALLOW policy on the waypoint Gateway matches: principal, method, path and header', async () => {
     const r = await request('/api/items?x=1', { 'x-team': 'blue' });
@@ -66,7 +52,7 @@ describe('authorization at the waypoint (direct tier)', () => {
       assert.equal(r.body, 'RBAC: access denied');
     }
     assert.equal(served(), before, 'nothing denied reached a backend');
-    const line = wp.logs.find('request', (l) => l['response_code'] === 403 && l['path'] === '/other')[0];
+    const line = scene.wp.logs.find('request', (l) => l['response_code'] === 403 && l['path'] === '/other')[0];
     assert.equal(line?.['reason'], 'not_allowed');
   });
 
@@ -80,7 +66,7 @@ describe('authorization at the waypoint (direct tier)', () => {
       const r = await request(path, { 'x-team': 'blue' });
       assert.equal(r.status, 403, `${path}: ${r.status}`);
     }
-    const line = wp.logs.find('request', (l) => l['path'] === '/api/../admin')[0];
+    const line = scene.wp.logs.find('request', (l) => l['path'] === '/api/../admin')[0];
     assert.equal(line?.['policy'], 'demo/no-admin');
   });
 
@@ -90,12 +76,12 @@ describe('authorization at the waypoint (direct tier)', () => {
   });
 
   it('evaluates TCP tunnels with L4 policy only: an ALLOW whose rules need HTTP never matches, so TCP is denied', async () => {
-    const tcp = [await cluster.startApp(mesh.ips.v1, 9000), await cluster.startApp(mesh.ips.v2, 9000)];
+    const tcp = [await scene.cluster.startApp(mesh.ips.v1, 9000), await scene.cluster.startApp(mesh.ips.v2, 9000)];
     try {
-      const r = await exchange(cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 9000 }), 'tcp payload\n');
+      const r = await exchange(scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 9000 }), 'tcp payload\n');
       assert.equal(r.data.length, 0);
       assert.equal(tcp[0]!.accepted() + tcp[1]!.accepted(), 0);
-      assert.ok(wp.logs.find('connection failed', (l) => String(l['error']).startsWith('denied')).length >= 1);
+      assert.ok(scene.wp.logs.find('connection failed', (l) => String(l['error']).startsWith('denied')).length >= 1);
     } finally {
       await Promise.all(tcp.map((a) => a.close()));
     }

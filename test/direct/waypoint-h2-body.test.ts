@@ -3,11 +3,10 @@
 // the body's first DATA frames come before the upstream tunnel is open. Addresses 127.94.x.y.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
-import { startEcho, startWaypoint, type EchoBackend, type EchoReply, type WaypointUnderTest } from '../support/waypoint-harness.js';
-import { DirectCluster } from '../support/ztunnel-harness.js';
+import { waypointScene, type EchoReply } from '../support/waypoint-harness.js';
 
 const noRetries = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -19,25 +18,11 @@ spec:
 const mesh = waypointMesh('127.94', noRetries);
 
 describe('HTTP/2 request bodies through the waypoint, streamed (direct tier)', () => {
-  let cluster: DirectCluster;
-  let wp: WaypointUnderTest;
-  let echoes: EchoBackend[];
-
-  before(async () => {
-    cluster = await DirectCluster.start(mesh.nodes, mesh.yaml);
-    wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, mesh.ips.waypoint);
-    echoes = [await startEcho('echo-v1', mesh.ips.v1, 8080), await startEcho('echo-v2', mesh.ips.v2, 8080)];
-  });
-
-  after(async () => {
-    await wp?.waypoint.shutdown(0);
-    await Promise.all((echoes ?? []).map((e) => e.close()));
-    await cluster?.close();
-  });
+  const scene = waypointScene(mesh);
 
   /** POSTs `parts` as separate DATA frames (the first with the headers' flight) and returns the echo. */
   async function post(parts: readonly string[], gapMs: number): Promise<{ status: number; echo: EchoReply }> {
-    const socket = cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 });
+    const socket = scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 });
     const session = http2.connect('http://echo.demo.svc.cluster.local', { createConnection: () => socket });
     session.on('error', () => undefined);
     try {

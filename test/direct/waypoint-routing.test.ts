@@ -5,11 +5,11 @@
 // which pod answered (the Gateway API mesh conformance pattern); weights and percentages are
 // checked over hundreds of requests with a seeded random source. Addresses 127.88.x.y.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
 import { seededRandom } from '../../shared/seeded-random.js';
-import { httpOver, startEcho, startWaypoint, type EchoBackend, type HttpReply, type WaypointUnderTest } from '../support/waypoint-harness.js';
-import { DirectCluster, eventually } from '../support/ztunnel-harness.js';
+import { httpOver, waypointScene, type HttpReply } from '../support/waypoint-harness.js';
+import { eventually } from '../support/ztunnel-harness.js';
 
 /** Services of the echo pods, each reached on its own VIP 10.96.88.<n>, port 80 → named port http. */
 const vips = { hr: 21, 'echo-v1': 22, 'echo-v2': 23, split: 24, zero: 25, filters: 26, prec: 27, vs: 28, both: 29 } as const;
@@ -96,24 +96,10 @@ spec:
 const mesh = waypointMesh('127.88', extra);
 
 describe('routing at the waypoint (direct tier)', () => {
-  let cluster: DirectCluster;
-  let wp: WaypointUnderTest;
-  let echoes: EchoBackend[];
-
-  before(async () => {
-    cluster = await DirectCluster.start(mesh.nodes, mesh.yaml);
-    wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, mesh.ips.waypoint, { random: seededRandom(88) });
-    echoes = [await startEcho('echo-v1', mesh.ips.v1, 8080), await startEcho('echo-v2', mesh.ips.v2, 8080)];
-  });
-
-  after(async () => {
-    await wp?.waypoint.shutdown(0);
-    await Promise.all((echoes ?? []).map((e) => e.close()));
-    await cluster?.close();
-  });
+  const scene = waypointScene(mesh, { random: seededRandom(88) });
 
   const send = (svc: Svc, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpReply> =>
-    httpOver(cluster.connectFrom('node-1', mesh.ips.client, { ip: `10.96.88.${vips[svc]}`, port: 80 }), { path, host: `${svc}.demo.svc.cluster.local`, ...opts });
+    httpOver(scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: `10.96.88.${vips[svc]}`, port: 80 }), { path, host: `${svc}.demo.svc.cluster.local`, ...opts });
   const ruleOf = async (svc: Svc, path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<string | number> => {
     const r = await send(svc, path, opts);
     return r.status === 200 ? String(r.echo?.headers['x-rule']) : r.status;
@@ -152,7 +138,7 @@ describe('routing at the waypoint (direct tier)', () => {
       assert.equal(await ruleOf('hr', '/q?pick=you'), 404);
       assert.equal(await ruleOf('hr', '/m', { method: 'POST' }), 'method');
       assert.equal(await ruleOf('hr', '/m'), 404);
-      const line = wp.logs.find('request', (l) => l['path'] === '/m' && l['response_code'] === 404)[0];
+      const line = scene.wp.logs.find('request', (l) => l['path'] === '/m' && l['response_code'] === 404)[0];
       assert.match(String(line?.['response_flags']), /NR/);
     });
 
@@ -172,10 +158,10 @@ describe('routing at the waypoint (direct tier)', () => {
     });
 
     it('answers 500 when every backendRef has weight 0, reaching no backend', async () => {
-      const before = echoes[0]!.requests.length + echoes[1]!.requests.length;
+      const before = scene.echoes[0]!.requests.length + scene.echoes[1]!.requests.length;
       const r = await send('zero', '/zero');
       assert.equal(r.status, 500);
-      assert.equal(echoes[0]!.requests.length + echoes[1]!.requests.length, before);
+      assert.equal(scene.echoes[0]!.requests.length + scene.echoes[1]!.requests.length, before);
     });
 
     it('modifies request headers (set, add, remove) and response headers (set, add, remove)', async () => {
@@ -191,11 +177,11 @@ describe('routing at the waypoint (direct tier)', () => {
     });
 
     it('redirects with the configured status and a Location from scheme, hostname and prefix replacement', async () => {
-      const before = echoes[0]!.requests.length + echoes[1]!.requests.length;
+      const before = scene.echoes[0]!.requests.length + scene.echoes[1]!.requests.length;
       const r = await send('filters', '/old/page?k=v');
       assert.equal(r.status, 301);
       assert.equal(r.headers['location'], 'https://moved.example/new/page?k=v');
-      assert.equal(echoes[0]!.requests.length + echoes[1]!.requests.length, before, 'a redirect reaches no backend');
+      assert.equal(scene.echoes[0]!.requests.length + scene.echoes[1]!.requests.length, before, 'a redirect reaches no backend');
     });
 
     it('rewrites the path prefix and the Host header before forwarding', async () => {
@@ -206,12 +192,12 @@ describe('routing at the waypoint (direct tier)', () => {
     });
 
     it('mirrors a copy to the mirror backend and answers the client with the primary backend', async () => {
-      const before = echoes[1]!.requests.filter((q) => q.path === '/mirror/1').length;
+      const before = scene.echoes[1]!.requests.filter((q) => q.path === '/mirror/1').length;
       const r = await send('filters', '/mirror/1');
       assert.equal(r.status, 200);
       assert.equal(r.echo?.pod, 'echo-v1');
-      await eventually(() => assert.equal(echoes[1]!.requests.filter((q) => q.path === '/mirror/1').length, before + 1, 'echo-v2 got the copy'), 3_000);
-      const copy = echoes[1]!.requests.filter((q) => q.path === '/mirror/1').at(-1)!;
+      await eventually(() => assert.equal(scene.echoes[1]!.requests.filter((q) => q.path === '/mirror/1').length, before + 1, 'echo-v2 got the copy'), 3_000);
+      const copy = scene.echoes[1]!.requests.filter((q) => q.path === '/mirror/1').at(-1)!;
       assert.match(String(copy.headers['host']), /^filters\.demo\.svc\.cluster\.local-shadow(:80)?$/, 'Envoy marks the copy with a -shadow host');
     });
 
@@ -220,8 +206,8 @@ describe('routing at the waypoint (direct tier)', () => {
     it('mirrors the request body along with the method', async () => {
       const r = await send('filters', '/mirror/body', { method: 'POST', body: 'payload-123' });
       assert.equal(r.echo?.body, 'payload-123');
-      await eventually(() => assert.ok(echoes[1]!.requests.some((q) => q.path === '/mirror/body'), 'echo-v2 got the copy'), 3_000);
-      const copy = echoes[1]!.requests.find((q) => q.path === '/mirror/body')!;
+      await eventually(() => assert.ok(scene.echoes[1]!.requests.some((q) => q.path === '/mirror/body'), 'echo-v2 got the copy'), 3_000);
+      const copy = scene.echoes[1]!.requests.find((q) => q.path === '/mirror/body')!;
       assert.equal(copy.method, 'POST');
       assert.equal(copy.body, 'payload-123');
     });
@@ -252,7 +238,7 @@ describe('routing at the waypoint (direct tier)', () => {
     });
 
     it('mirrors mirrorPercentage of requests to the mirror subset (seeded, 200 requests)', async () => {
-      const mirrored = () => echoes[1]!.requests.filter((q) => q.path.startsWith('/mirror/vs-')).length;
+      const mirrored = () => scene.echoes[1]!.requests.filter((q) => q.path.startsWith('/mirror/vs-')).length;
       for (let i = 0; i < 200; i++) assert.equal((await send('vs', `/mirror/vs-${i}`)).echo?.pod, 'echo-v1');
       let seen = 0;
       await eventually(() => {
@@ -275,8 +261,8 @@ describe('routing at the waypoint (direct tier)', () => {
 
   it('lets an HTTPRoute win over a VirtualService for the same host, with a warning naming both', async () => {
     for (let i = 0; i < 3; i++) assert.equal(await ruleOf('both', `/any/${i}`), 'from-httproute');
-    const w = wp.warnings.find((x) => x.kind === 'VirtualService' && x.name === 'both');
-    assert.ok(w, JSON.stringify(wp.warnings));
+    const w = scene.wp.warnings.find((x) => x.kind === 'VirtualService' && x.name === 'both');
+    assert.ok(w, JSON.stringify(scene.wp.warnings));
     assert.match(w.reason, /HTTPRoute demo\/both/);
   });
 });

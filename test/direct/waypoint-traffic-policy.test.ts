@@ -5,11 +5,10 @@
 // Addresses 127.89.x.y.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
 import { seededRandom } from '../../shared/seeded-random.js';
-import { httpOver, startEcho, startWaypoint, type EchoBackend, type HttpReply, type WaypointUnderTest } from '../support/waypoint-harness.js';
-import { DirectCluster } from '../support/ztunnel-harness.js';
+import { httpOver, startEcho, waypointScene, type HttpReply } from '../support/waypoint-harness.js';
 
 const vips = { hrt: 21, vsr: 22, rr: 23, rnd: 24, lr: 25, hash: 26, pool: 27, outlier: 28, rl: 29, rlvs: 30, grpc: 31 } as const;
 type Svc = keyof typeof vips;
@@ -71,28 +70,14 @@ spec:
 const mesh = waypointMesh('127.89', extra);
 
 describe('traffic policy at the waypoint (direct tier)', () => {
-  let cluster: DirectCluster;
-  let wp: WaypointUnderTest;
-  let echoes: EchoBackend[];
-
-  before(async () => {
-    cluster = await DirectCluster.start(mesh.nodes, mesh.yaml);
-    wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, mesh.ips.waypoint, { random: seededRandom(89) });
-    echoes = [await startEcho('echo-v1', mesh.ips.v1, 8080), await startEcho('echo-v2', mesh.ips.v2, 8080)];
-  });
+  const scene = waypointScene(mesh, { random: seededRandom(89) });
 
   afterEach(() => {
-    for (const e of echoes) e.behave({});
-  });
-
-  after(async () => {
-    await wp?.waypoint.shutdown(0);
-    await Promise.all((echoes ?? []).map((e) => e.close()));
-    await cluster?.close();
+    for (const e of scene.echoes) e.behave({});
   });
 
   const send = (svc: Svc, path: string, headers: Record<string, string> = {}): Promise<HttpReply> =>
-    httpOver(cluster.connectFrom('node-1', mesh.ips.client, { ip: `10.96.89.${vips[svc]}`, port: 80 }), { path, headers, host: `${svc}.demo.svc.cluster.local` });
+    httpOver(scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: `10.96.89.${vips[svc]}`, port: 80 }), { path, headers, host: `${svc}.demo.svc.cluster.local` });
   const statuses = async (svc: Svc, path: string, n: number): Promise<number[]> => {
     const out: number[] = [];
     for (let i = 0; i < n; i++) out.push((await send(svc, `${path}/${i}`)).status);
@@ -103,8 +88,8 @@ describe('traffic policy at the waypoint (direct tier)', () => {
     const reply = await send(svc, path);
     return { reply, ms: performance.now() - t0 };
   };
-  const hits = (prefix: string): number => echoes.reduce((n, e) => n + e.requests.filter((q) => q.path.startsWith(prefix)).length, 0);
-  const behaveAll = (b: { status?: number; delayMs?: number; failEvery?: number }): void => echoes.forEach((e) => e.behave(b));
+  const hits = (prefix: string): number => scene.echoes.reduce((n, e) => n + e.requests.filter((q) => q.path.startsWith(prefix)).length, 0);
+  const behaveAll = (b: { status?: number; delayMs?: number; failEvery?: number }): void => scene.echoes.forEach((e) => e.behave(b));
   const near = (observed: number, n: number, p: number, what: string): void => {
     const sd = Math.sqrt(n * p * (1 - p));
     assert.ok(Math.abs(observed - n * p) <= 4 * sd, `${what}: ${observed} of ${n}, expected ≈ ${n * p} ± ${Math.round(4 * sd)}`);
@@ -117,7 +102,7 @@ describe('traffic policy at the waypoint (direct tier)', () => {
       const { reply, ms } = await timed('hrt', '/timeout');
       assert.equal(reply.status, 504);
       assert.ok(ms >= 180 && ms < 900, `took ${Math.round(ms)} ms`);
-      const line = wp.logs.find('request', (l) => l['path'] === '/timeout')[0];
+      const line = scene.wp.logs.find('request', (l) => l['path'] === '/timeout')[0];
       assert.match(String(line?.['response_flags']), /UT/);
     });
 
@@ -144,13 +129,13 @@ describe('traffic policy at the waypoint (direct tier)', () => {
     });
 
     it('retries connect failures onto the endpoint that is up', async () => {
-      await echoes[0]!.close();
+      await scene.echoes[0]!.close();
       try {
         const r = await statuses('vsr', '/retry-connect', 8);
         assert.deepEqual(r, Array(8).fill(200));
         assert.ok(count(await statuses('vsr', '/no-retry', 16), 503) >= 2, 'without retries the refused connections show');
       } finally {
-        echoes[0] = await startEcho('echo-v1', mesh.ips.v1, 8080);
+        scene.echoes[0] = await startEcho('echo-v1', mesh.ips.v1, 8080);
       }
     });
 
@@ -189,7 +174,7 @@ describe('traffic policy at the waypoint (direct tier)', () => {
           times.set(path, ms);
         }
       }
-      const injected = new Set(wp.logs.find('request', (l) => String(l['path']).startsWith('/delay/') && String(l['response_flags']).includes('DI')).map((l) => String(l['path'])));
+      const injected = new Set(scene.wp.logs.find('request', (l) => String(l['path']).startsWith('/delay/') && String(l['response_flags']).includes('DI')).map((l) => String(l['path'])));
       near(injected.size, 60, 0.5, 'delayed requests');
       for (const [path, ms] of times) {
         if (injected.has(path)) assert.ok(ms >= 500, `${path} was delayed only ${Math.round(ms)} ms`);
@@ -204,13 +189,13 @@ describe('traffic policy at the waypoint (direct tier)', () => {
       near(aborted, 300, 0.3, 'aborted requests');
       assert.equal(aborted + count(r, 200), 300);
       assert.equal(hits('/abort') - before, 300 - aborted);
-      const line = wp.logs.find('request', (l) => l['response_code'] === 418)[0];
+      const line = scene.wp.logs.find('request', (l) => l['response_code'] === 418)[0];
       assert.match(String(line?.['response_flags']), /FI/);
     });
 
     // Regression: the status name (UNAVAILABLE) was turned into a number with Number(): grpc-status NaN.
     it('aborts a gRPC call with grpcStatus: HTTP 200 with grpc-status 14', async () => {
-      const socket = cluster.connectFrom('node-1', mesh.ips.client, { ip: `10.96.89.${vips.grpc}`, port: 9090 });
+      const socket = scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: `10.96.89.${vips.grpc}`, port: 9090 });
       const session = http2.connect('http://grpc.demo.svc.cluster.local:9090', { createConnection: () => socket });
       session.on('error', () => undefined);
       try {
@@ -250,7 +235,7 @@ describe('traffic policy at the waypoint (direct tier)', () => {
     });
 
     it('prefers the endpoint with fewer requests in flight with LEAST_REQUEST', async () => {
-      echoes[0]!.behave({ delayMs: 1_000 });
+      scene.echoes[0]!.behave({ delayMs: 1_000 });
       const replies: Promise<HttpReply>[] = [];
       for (let i = 0; i < 40; i++) {
         replies.push(send('lr', `/lr/${i}`));
@@ -270,14 +255,14 @@ describe('traffic policy at the waypoint (direct tier)', () => {
       const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => send('pool', `/pool/${i}`)));
       const codes = replies.map((r) => r.status);
       assert.ok(count(codes, 503) >= 1 && count(codes, 200) >= 1, codes.join(' '));
-      const overflowed = wp.logs.find('request', (l) => String(l['path']).startsWith('/pool/') && l['response_code'] === 503);
+      const overflowed = scene.wp.logs.find('request', (l) => String(l['path']).startsWith('/pool/') && l['response_code'] === 503);
       assert.ok(overflowed.length >= 1 && overflowed.every((l) => String(l['response_flags']).includes('UO')), JSON.stringify(overflowed));
     });
 
     it('ejects a pod after consecutive 5xx errors and sends later requests to the other pod', async () => {
-      echoes[0]!.behave({ status: 500 });
+      scene.echoes[0]!.behave({ status: 500 });
       const seq = await pods('outlier', 20);
-      const failed = echoes[0]!.requests.filter((q) => q.path.startsWith("/outlier/")).length;
+      const failed = scene.echoes[0]!.requests.filter((q) => q.path.startsWith("/outlier/")).length;
       assert.ok(seq.slice(-12).every((p) => p === 'echo-v2'), seq.join(' '));
       assert.ok(failed >= 2, `echo-v1 saw ${failed}`);
     });

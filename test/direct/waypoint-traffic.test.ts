@@ -3,32 +3,18 @@
 // Addresses 127.81.x.y.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
-import { startEcho, httpOver, startWaypoint, type EchoBackend, type WaypointUnderTest } from '../support/waypoint-harness.js';
-import { DirectCluster, exchange, httpGet, metricValue } from '../support/ztunnel-harness.js';
+import { httpOver, waypointScene } from '../support/waypoint-harness.js';
+import { exchange, httpGet, metricValue } from '../support/ztunnel-harness.js';
 
 const mesh = waypointMesh('127.81');
 
 describe('waypoint traffic (direct tier)', () => {
-  let cluster: DirectCluster;
-  let wp: WaypointUnderTest;
-  let echoes: EchoBackend[];
-
-  before(async () => {
-    cluster = await DirectCluster.start(mesh.nodes, mesh.yaml);
-    wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, mesh.ips.waypoint);
-    echoes = [await startEcho('echo-v1', mesh.ips.v1, 8080), await startEcho('echo-v2', mesh.ips.v2, 8080)];
-  });
-
-  after(async () => {
-    await wp?.waypoint.shutdown(0);
-    await Promise.all((echoes ?? []).map((e) => e.close()));
-    await cluster?.close();
-  });
+  const scene = waypointScene(mesh);
 
   const get = (path: string, headers: Record<string, string> = {}) =>
-    httpOver(cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 }), { path, headers });
+    httpOver(scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 }), { path, headers });
 
   it('carries service traffic through the waypoint to both endpoints, with request id and trace headers', async () => {
     const pods = new Set<string>();
@@ -43,8 +29,8 @@ describe('waypoint traffic (direct tier)', () => {
     }
     assert.deepEqual([...pods].sort(), ['echo-v1', 'echo-v2']);
     // The destination ztunnel saw the waypoint, not the client, as its mTLS peer.
-    const inbound = cluster.node('node-2').logs.lines.filter((l) => l['msg'] === 'connection complete' && String(l['src.identity']).endsWith('/sa/echo-istio-waypoint'));
-    assert.ok(inbound.length > 0 || cluster.node('node-2').logs.lines.some((l) => String(l['src.identity'] ?? '').endsWith('/sa/echo-istio-waypoint')), 'destination ztunnel logged the waypoint identity');
+    const inbound = scene.cluster.node('node-2').logs.lines.filter((l) => l['msg'] === 'connection complete' && String(l['src.identity']).endsWith('/sa/echo-istio-waypoint'));
+    assert.ok(inbound.length > 0 || scene.cluster.node('node-2').logs.lines.some((l) => String(l['src.identity'] ?? '').endsWith('/sa/echo-istio-waypoint')), 'destination ztunnel logged the waypoint identity');
   });
 
   it('routes and forwards the normalized path (dot segments, merged slashes, unreserved escapes), query kept', async () => {
@@ -55,27 +41,27 @@ describe('waypoint traffic (direct tier)', () => {
 
   it('reuses upstream tunnels across requests (HTTP keep-alive inside HBONE)', async () => {
     for (let i = 0; i < 10; i++) assert.equal((await get('/reuse')).status, 200);
-    assert.ok(wp.waypoint.upstream.openTunnels() <= 4, `tunnels: ${wp.waypoint.upstream.openTunnels()}`);
+    assert.ok(scene.wp.waypoint.upstream.openTunnels() <= 4, `tunnels: ${scene.wp.waypoint.upstream.openTunnels()}`);
   });
 
   it('closes an upstream tunnel after DestinationRule maxRequestsPerConnection requests', async () => {
     const dr = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: echo, namespace: demo}\nspec: {host: echo, trafficPolicy: {connectionPool: {http: {maxRequestsPerConnection: 1}}}}\n';
-    cluster.apply(`${mesh.yaml}---\n${dr}`);
+    scene.cluster.apply(`${mesh.yaml}---\n${dr}`);
     try {
-      const inbound = () => cluster.node('node-2').logs.lines.filter((l) => l['msg'] === 'connection complete' && String(l['src.identity'] ?? '').endsWith('/sa/echo-istio-waypoint')).length;
+      const inbound = () => scene.cluster.node('node-2').logs.lines.filter((l) => l['msg'] === 'connection complete' && String(l['src.identity'] ?? '').endsWith('/sa/echo-istio-waypoint')).length;
       await new Promise((r) => setTimeout(r, 50));
       const before = inbound();
       for (let i = 0; i < 6; i++) assert.equal((await get('/one-per-tunnel')).status, 200);
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(inbound() - before, 6, 'each request had a tunnel of its own, closed after its response');
     } finally {
-      cluster.apply(mesh.yaml);
+      scene.cluster.apply(mesh.yaml);
     }
   });
 
   it('reports Istio HTTP metrics with reporter waypoint and the client and destination identities', async () => {
     await get('/metrics-check');
-    const text = (await httpGet(wp.waypoint.admin.ports.metrics!, '/metrics')).body;
+    const text = (await httpGet(scene.wp.waypoint.admin.ports.metrics!, '/metrics')).body;
     const n = metricValue(text, 'istio_requests_total', {
       reporter: 'waypoint',
       response_code: '200',
@@ -87,17 +73,17 @@ describe('waypoint traffic (direct tier)', () => {
     });
     assert.ok(n >= 1, text.split('\n').filter((l) => l.startsWith('istio_requests_total')).join('\n'));
     assert.ok(metricValue(text, 'istio_request_duration_milliseconds_count', { reporter: 'waypoint' }) >= 1);
-    const line = wp.logs.find('request', (l) => l['path'] === '/metrics-check')[0];
+    const line = scene.wp.logs.find('request', (l) => l['path'] === '/metrics-check')[0];
     assert.equal(line?.['response_code'], 200);
     assert.equal(line?.['src.identity'], 'spiffe://cluster.local/ns/demo/sa/client');
     assert.match(String(line?.['upstream_cluster']), /^outbound\|80\|\|echo\.demo\.svc\.cluster\.local$/);
   });
 
   it('carries pod-addressed traffic through the waypoint too', async () => {
-    const r = await httpOver(cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.ips.v2, port: 8080 }), { path: '/direct-pod' });
+    const r = await httpOver(scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.ips.v2, port: 8080 }), { path: '/direct-pod' });
     assert.equal(r.status, 200);
     assert.equal(r.echo?.pod, 'echo-v2');
-    assert.ok(wp.logs.find('request', (l) => l['path'] === '/direct-pod').length === 1, 'the waypoint handled it');
+    assert.ok(scene.wp.logs.find('request', (l) => l['path'] === '/direct-pod').length === 1, 'the waypoint handled it');
   });
 
   it('carries gRPC over HTTP/2 end to end, trailers (grpc-status) included, and labels the metric', async () => {
@@ -113,7 +99,7 @@ describe('waypoint traffic (direct tier)', () => {
       });
       server.listen(9090, ip, () => resolve(server));
     })));
-    const socket = cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 9090 });
+    const socket = scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 9090 });
     const session = http2.connect('http://echo.demo.svc.cluster.local:9090', { createConnection: () => socket });
     session.on('error', () => undefined);
     try {
@@ -135,7 +121,7 @@ describe('waypoint traffic (direct tier)', () => {
       assert.equal(ok.bytes, 7);
       const failed = await call(true);
       assert.equal(failed.trailers['grpc-status'], '14');
-      const text = (await httpGet(wp.waypoint.admin.ports.metrics!, '/metrics')).body;
+      const text = (await httpGet(scene.wp.waypoint.admin.ports.metrics!, '/metrics')).body;
       assert.ok(metricValue(text, 'istio_requests_total', { reporter: 'waypoint', request_protocol: 'grpc', grpc_response_status: '14' }) >= 1, 'grpc status from the trailers');
       assert.ok(metricValue(text, 'istio_requests_total', { reporter: 'waypoint', request_protocol: 'grpc', grpc_response_status: '0' }) >= 1);
     } finally {
@@ -145,15 +131,15 @@ describe('waypoint traffic (direct tier)', () => {
   });
 
   it('relays a protocol it does not recognise as TCP', async () => {
-    const apps = [await cluster.startApp(mesh.ips.v1, 9000), await cluster.startApp(mesh.ips.v2, 9000)];
+    const apps = [await scene.cluster.startApp(mesh.ips.v1, 9000), await scene.cluster.startApp(mesh.ips.v2, 9000)];
     try {
       for (let i = 0; i < 4; i++) {
-        const s = cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 9000 });
+        const s = scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 9000 });
         const r = await exchange(s, `ping over tcp ${i}\n`);
         assert.equal(r.data.toString(), `ping over tcp ${i}\n`);
       }
       assert.equal(apps[0]!.accepted() + apps[1]!.accepted(), 4);
-      assert.ok(wp.logs.find('connection complete', (l) => l['protocol'] === 'tcp').length >= 4, 'the waypoint relayed them');
+      assert.ok(scene.wp.logs.find('connection complete', (l) => l['protocol'] === 'tcp').length >= 4, 'the waypoint relayed them');
     } finally {
       await Promise.all(apps.map((a) => a.close()));
     }

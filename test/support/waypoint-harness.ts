@@ -5,6 +5,7 @@
 // destination ztunnel → app over real HBONE.
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import { after, before } from 'node:test';
 import { Registry } from 'prom-client';
 import type { ConfigError } from '../../shared/config/config-error.js';
 import { CertificateAuthority } from '../../shared/identity/ca.js';
@@ -150,6 +151,45 @@ export async function startWaypoint(cluster: DirectCluster, gateway: { namespace
   await waypoint.start();
   await waypoint.ready(10_000);
   return { waypoint, logs, registry, warnings };
+}
+
+export type WaypointOptions = NonNullable<Parameters<typeof startWaypoint>[3]>;
+
+/** The usual direct-tier scene: the mesh's two Ztunnels, the waypoint of demo/echo, echo-v1 and echo-v2 on 8080. */
+export interface WaypointScene {
+  readonly cluster: DirectCluster;
+  readonly wp: WaypointUnderTest;
+  /** A test may replace an echo (restart it); whatever is here at the end is closed. */
+  readonly echoes: EchoBackend[];
+}
+
+/**
+ * Registers the scene's set-up and tear-down as before()/after() hooks of the calling describe();
+ * its parts are readable from inside the tests.
+ */
+export function waypointScene(mesh: { readonly nodes: Record<string, string[]>; readonly yaml: string; readonly ips: { readonly v1: string; readonly v2: string; readonly waypoint: string } }, opts: WaypointOptions = {}): WaypointScene {
+  let cluster: DirectCluster | undefined;
+  let wp: WaypointUnderTest | undefined;
+  let echoes: EchoBackend[] = [];
+  before(async () => {
+    cluster = await DirectCluster.start(mesh.nodes, mesh.yaml);
+    wp = await startWaypoint(cluster, { namespace: 'demo', name: 'echo' }, mesh.ips.waypoint, opts);
+    echoes = [await startEcho('echo-v1', mesh.ips.v1, 8080), await startEcho('echo-v2', mesh.ips.v2, 8080)];
+  });
+  after(async () => {
+    await wp?.waypoint.shutdown(0);
+    await Promise.all(echoes.map((e) => e.close()));
+    await cluster?.close();
+  });
+  const started = <T>(x: T | undefined, what: string): T => {
+    if (x === undefined) throw new Error(`the waypoint scene's ${what} is not started (used outside a test?)`);
+    return x;
+  };
+  return {
+    get cluster() { return started(cluster, 'cluster'); },
+    get wp() { return started(wp, 'waypoint'); },
+    get echoes() { return echoes; },
+  };
 }
 
 /**
