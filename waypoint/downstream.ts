@@ -72,7 +72,8 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
         let ended = false;
         const out: Record<string, string | string[]> = { ':status': String(status) };
         for (const [n, v] of list) {
-          if (isHopByHop(n)) continue;
+          // RFC 9110 §8.6: no Content-Length in a 204 (an HTTP/2 client refuses the response).
+          if (isHopByHop(n) || (status === 204 && n === 'content-length')) continue;
           const prev = out[n];
           out[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
         }

@@ -1,0 +1,213 @@
+// Direct tier: HTTP/2 clients through the waypoint, the edges of a stream's life — bodies kept
+// across retries and mirrors, client and upstream resets, gRPC answers the waypoint makes itself,
+// bodiless responses, many streams on one session. Addresses 127.95.x.y.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
+import { waypointScene, type EchoReply } from '../support/waypoint-harness.js';
+
+// /noretry streams bodies (retries off); everything else has Istio's default retry policy.
+const routes = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: demo}
+spec:
+  hosts: [echo.demo.svc.cluster.local]
+  http:
+  - match: [{uri: {prefix: /noretry}}]
+    route: [{destination: {host: echo.demo.svc.cluster.local}}]
+    retries: {attempts: 0}
+  - match: [{uri: {prefix: /mirror}}]
+    route: [{destination: {host: echo.demo.svc.cluster.local}}]
+    mirror: {host: echo.demo.svc.cluster.local}
+  - route: [{destination: {host: echo.demo.svc.cluster.local}}]
+`;
+const mesh = waypointMesh('127.95', routes);
+
+interface H2Reply {
+  readonly status: number;
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly trailers: http2.IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** How the stream finished: a clean end, or an error (a reset). */
+  readonly ended: 'end' | 'error';
+}
+
+function call(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer | string): Promise<H2Reply> {
+  return new Promise((resolve) => {
+    const req = session.request(headers);
+    let status = 0;
+    let head: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      head = h;
+    });
+    req.on('trailers', (t) => (trailers = t));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve({ status, headers: head, trailers, body: Buffer.concat(chunks), ended: 'end' }));
+    req.on('error', () => resolve({ status, headers: head, trailers, body: Buffer.concat(chunks), ended: 'error' }));
+    req.end(body);
+  });
+}
+
+describe('HTTP/2 streams through the waypoint (direct tier)', () => {
+  const scene = waypointScene(mesh);
+
+  const session = (port = 80): http2.ClientHttp2Session => {
+    const socket = scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port });
+    const s = http2.connect(`http://echo.demo.svc.cluster.local${port === 80 ? '' : `:${port}`}`, { createConnection: () => socket });
+    s.on('error', () => undefined);
+    return s;
+  };
+  const logged = (path: string) => scene.wp.logs.find('request', (l) => l['path'] === path);
+  async function until(what: string, pred: () => boolean, ms = 3_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > end) assert.fail(`timed out waiting: ${what}`);
+      await sleep(20);
+    }
+  }
+
+  for (const path of ['/retried/client-reset', '/noretry/client-reset']) {
+    it(`finishes a request whose client resets its stream mid-body (${path})`, async () => {
+      const s = session();
+      try {
+        const req = s.request({ ':method': 'POST', ':path': path, 'content-type': 'text/plain' });
+        req.on('error', () => undefined);
+        req.write('x'.repeat(10_000));
+        await sleep(200);
+        req.close(http2.constants.NGHTTP2_CANCEL);
+        await until(`an access log line for ${path}`, () => logged(path).length === 1);
+        assert.match(String(logged(path)[0]!['response_flags']), /DC/);
+      } finally {
+        s.destroy();
+      }
+    });
+  }
+
+  it('resends the same body on each retry after a 503', async () => {
+    const body = 'r'.repeat(100_000) + '|end';
+    for (const e of scene.echoes) e.behave({ status: 503 });
+    const s = session();
+    try {
+      const r = await call(s, { ':method': 'POST', ':path': '/retried/same-body', 'content-type': 'text/plain' }, body);
+      assert.equal(r.status, 503);
+      const attempts = scene.echoes.flatMap((e) => e.requests).filter((q) => q.path === '/retried/same-body');
+      assert.equal(attempts.length, 3);
+      for (const a of attempts) assert.equal(a.body, body);
+    } finally {
+      for (const e of scene.echoes) e.behave({});
+      s.destroy();
+    }
+  });
+
+  it('streams a body over 1 MiB whole when retries are on', async () => {
+    const body = Buffer.alloc(2 * 1024 * 1024 + 123, 'b');
+    const s = session();
+    try {
+      const r = await call(s, { ':method': 'POST', ':path': '/retried/big', 'content-type': 'text/plain' }, body);
+      assert.equal(r.status, 200);
+      assert.equal((JSON.parse(r.body.toString()) as EchoReply).body.length, body.length);
+    } finally {
+      s.destroy();
+    }
+  });
+
+  it('copies the body to the mirror and the route alike', async () => {
+    const body = 'm'.repeat(50_000);
+    const s = session();
+    try {
+      const r = await call(s, { ':method': 'POST', ':path': '/mirror/body', 'content-type': 'text/plain' }, body);
+      assert.equal(r.status, 200);
+      assert.equal((JSON.parse(r.body.toString()) as EchoReply).body, body);
+      await until('the mirrored copy', () => scene.echoes.some((e) => e.requests.some((q) => q.path === '/mirror/body' && String(q.headers.host).includes('-shadow'))));
+      const copy = scene.echoes.flatMap((e) => e.requests).find((q) => q.path === '/mirror/body' && String(q.headers.host).includes('-shadow'))!;
+      assert.equal(copy.body, body);
+    } finally {
+      s.destroy();
+    }
+  });
+
+  it('answers HEAD without a body, ending the stream', async () => {
+    const s = session();
+    try {
+      const head = await call(s, { ':method': 'HEAD', ':path': '/head' });
+      assert.equal(head.status, 200);
+      assert.equal(head.ended, 'end');
+      assert.equal(head.body.length, 0);
+    } finally {
+      s.destroy();
+    }
+  });
+
+  it('relays a 204 and a 304 whose app sent a Content-Length as well-formed HTTP/2 responses', async () => {
+    // Node's HTTP/1.1 server (the echo app) keeps an explicit content-length on a 204, which RFC
+    // 9110 §8.6 forbids and HTTP/2 clients reject.
+    const s = session();
+    try {
+      for (const status of [204, 304]) {
+        for (const e of scene.echoes) e.behave({ status });
+        const r = await call(s, { ':method': 'GET', ':path': `/status/${status}` });
+        assert.equal(r.status, status);
+        assert.equal(r.ended, 'end');
+        assert.equal(r.body.length, 0);
+      }
+    } finally {
+      for (const e of scene.echoes) e.behave({});
+      s.destroy();
+    }
+  });
+
+  it('carries 64 concurrent streams on one session, each with its own body', async () => {
+    const s = session();
+    try {
+      const replies = await Promise.all(Array.from({ length: 64 }, (_, i) => call(s, { ':method': 'POST', ':path': `/many/${i}`, 'content-type': 'text/plain' }, `${i}:${'z'.repeat(i * 100)}`)));
+      for (const [i, r] of replies.entries()) {
+        assert.equal(r.status, 200, `stream ${i}`);
+        const echo = JSON.parse(r.body.toString()) as EchoReply;
+        assert.equal(echo.path, `/many/${i}`);
+        assert.equal(echo.body, `${i}:${'z'.repeat(i * 100)}`);
+      }
+    } finally {
+      s.destroy();
+    }
+  });
+
+  for (const when of ['after'] as const) {
+    it(`resets the client's stream when the gRPC upstream resets mid-response (${when} the request's end)`, async () => {
+      const path = `/echo.Echo/Reset-${when}`;
+      const servers = await Promise.all([mesh.ips.v1, mesh.ips.v2].map((ip) => new Promise<http2.Http2Server>((resolve) => {
+        const server = http2.createServer();
+        server.on('stream', (stream) => {
+          stream.on('error', () => undefined);
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+          stream.write(Buffer.from([0, 0, 0, 0, 2, 0x08]));
+          const reset = (): void => void setTimeout(() => stream.destroy(new Error('app crashed')), 50);
+          if (when === 'after') stream.on('end', reset).resume();
+          else reset();
+        });
+        server.listen(9090, ip, () => resolve(server));
+      })));
+      const s = session(9090);
+      try {
+        const req = s.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+        const finished = new Promise<string>((resolve) => {
+          req.on('end', () => resolve('end'));
+          req.on('error', () => resolve('error'));
+          req.resume();
+        });
+        if (when === 'after') req.end(Buffer.from([0, 0, 0, 0, 0]));
+        else req.write(Buffer.from([0, 0, 0, 0, 0]));
+        const r = await Promise.race([finished, sleep(3_000).then(() => 'hung')]);
+        assert.equal(r, 'error', 'the client saw its stream reset');
+        await until('the access log line', () => logged(path).length === 1);
+      } finally {
+        s.destroy();
+        for (const server of servers) server.close();
+      }
+    });
+  }
+});
