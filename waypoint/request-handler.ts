@@ -13,6 +13,7 @@ import type { HttpMetrics } from '../shared/telemetry/http-metrics.js';
 import { trafficLabels, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
 import type { RequestContext } from './downstream.js';
 import { forward, type ForwardPlan, type ForwardResult } from './forwarder.js';
+import { httpToGrpcStatus } from './grpc-local-reply.js';
 import type { HboneH2Upstream } from './hbone-h2-upstream.js';
 import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
 import { defaultBackend, type Authn, type Backend, type L7Config, type RoutePlan } from './l7-config.js';
@@ -280,7 +281,10 @@ export class RequestHandler {
       this.trafficCache.set(trafficKey, traffic);
     }
     const grpc = isGrpc(req.headers);
-    this.opts.metrics.record({ traffic, trafficKey, protocol: grpc ? 'grpc' : 'http', responseCode: o.status, ...(o.grpcStatus ? { grpcStatus: o.grpcStatus } : {}), flags: flagText, durationMs, requestBytes: o.requestBytes, responseBytes: o.responseBytes });
+    // No grpc-status seen: Envoy infers it from the HTTP status (Grpc::Common::getGrpcStatus), as
+    // the waypoint's own answers to gRPC clients over HTTP/2 carry it (downstream.ts).
+    const grpcStatus = o.grpcStatus ?? (grpc && req.protocol === 'http2' && o.status !== 0 && o.status !== 200 ? String(httpToGrpcStatus(o.status)) : undefined);
+    this.opts.metrics.record({ traffic, trafficKey, protocol: grpc ? 'grpc' : 'http', responseCode: o.status, ...(grpcStatus ? { grpcStatus } : {}), flags: flagText, durationMs, requestBytes: o.requestBytes, responseBytes: o.responseBytes });
     // The line is built only when it will be written (`--log-level warn` drops successful requests).
     const level = o.status >= 500 ? 'error' : 'info';
     if (!this.opts.accessLog.isLevelEnabled(level)) return;

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
 import { waypointScene, type EchoReply } from '../support/waypoint-harness.js';
+import { httpGet, metricValue } from '../support/ztunnel-harness.js';
 
 // /noretry streams bodies (retries off); everything else has Istio's default retry policy.
 const routes = `apiVersion: networking.istio.io/v1
@@ -171,6 +172,25 @@ describe('HTTP/2 streams through the waypoint (direct tier)', () => {
         assert.equal(echo.path, `/many/${i}`);
         assert.equal(echo.body, `${i}:${'z'.repeat(i * 100)}`);
       }
+    } finally {
+      s.destroy();
+    }
+  });
+
+  it('answers a gRPC call it cannot forward as Envoy does: HTTP 200, grpc-status 14 UNAVAILABLE, the reason in grpc-message', async () => {
+    const s = session(9090); // nothing listens on 9090: connect failure, 503 UF
+    try {
+      const r = await call(s, { ':method': 'POST', ':path': '/echo.Echo/Unreachable', 'content-type': 'application/grpc', te: 'trailers' }, Buffer.from([0, 0, 0, 0, 0]));
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-type'], 'application/grpc');
+      assert.equal(r.headers['grpc-status'], '14');
+      assert.match(String(r.headers['grpc-message']), /upstream connect error/);
+      assert.equal(r.ended, 'end');
+      const line = logged('/echo.Echo/Unreachable')[0]!;
+      assert.equal(line['response_code'], 503);
+      assert.match(String(line['response_flags']), /UF/);
+      const text = (await httpGet(scene.wp.waypoint.admin.ports.metrics!, '/metrics')).body;
+      assert.ok(metricValue(text, 'istio_requests_total', { reporter: 'waypoint', request_protocol: 'grpc', response_code: '503', grpc_response_status: '14' }) >= 1, 'the metric has the grpc status sent');
     } finally {
       s.destroy();
     }
