@@ -94,7 +94,14 @@ export class HboneH2Upstream implements AttemptRunner {
             });
           });
           if (Buffer.isBuffer(body)) stream.end(body);
-          else body.pipe(stream);
+          else {
+            body.pipe(stream);
+            // A body that breaks off (its client gone, a retry abandoning this attempt) cancels the
+            // stream rather than leaving it half open on the session.
+            body.once('close', () => {
+              if (!body.readableEnded && !stream.destroyed) stream.close(h2c.NGHTTP2_CANCEL);
+            });
+          }
         },
         () => done({ outcome: { kind: 'connect-failure' } }),
       );

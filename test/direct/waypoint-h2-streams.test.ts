@@ -54,6 +54,30 @@ function call(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHead
   });
 }
 
+/** HTTP/2 apps on both echo pods' port 9090; close() also ends their sessions (the waypoint keeps one per pod). */
+async function grpcApps(ips: readonly string[], onStream: (stream: http2.ServerHttp2Stream) => void): Promise<{ close(): void }> {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const servers = await Promise.all(ips.map((ip) => new Promise<http2.Http2Server>((resolve) => {
+    const server = http2.createServer();
+    server.on('session', (session) => {
+      sessions.add(session);
+      session.on('error', () => undefined);
+      session.once('close', () => sessions.delete(session));
+    });
+    server.on('stream', (stream) => {
+      stream.on('error', () => undefined);
+      onStream(stream);
+    });
+    server.listen(9090, ip, () => resolve(server));
+  })));
+  return {
+    close() {
+      for (const s of sessions) s.destroy();
+      for (const server of servers) server.close();
+    },
+  };
+}
+
 describe('HTTP/2 streams through the waypoint (direct tier)', () => {
   const scene = waypointScene(mesh);
 
@@ -99,6 +123,32 @@ describe('HTTP/2 streams through the waypoint (direct tier)', () => {
       const attempts = scene.echoes.flatMap((e) => e.requests).filter((q) => q.path === '/retried/same-body');
       assert.equal(attempts.length, 3);
       for (const a of attempts) assert.equal(a.body, body);
+    } finally {
+      for (const e of scene.echoes) e.behave({});
+      s.destroy();
+    }
+  });
+
+  it('resends the whole body on each retry when the first attempt got it while it was still arriving', async () => {
+    for (const e of scene.echoes) e.behave({ status: 503 });
+    const s = session();
+    try {
+      const req = s.request({ ':method': 'POST', ':path': '/retried/trickle', 'content-type': 'text/plain' });
+      const done = new Promise<number>((resolve) => {
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', () => resolve(0));
+        req.resume();
+      });
+      const parts = Array.from({ length: 4 }, (_, i) => `${i}:${'t'.repeat(20_000)}|`);
+      for (const p of parts) {
+        req.write(p);
+        await sleep(50);
+      }
+      req.end();
+      assert.equal(await done, 503);
+      const attempts = scene.echoes.flatMap((e) => e.requests).filter((q) => q.path === '/retried/trickle');
+      assert.equal(attempts.length, 3);
+      for (const a of attempts) assert.equal(a.body, parts.join(''));
     } finally {
       for (const e of scene.echoes) e.behave({});
       s.destroy();
@@ -196,21 +246,45 @@ describe('HTTP/2 streams through the waypoint (direct tier)', () => {
     }
   });
 
-  for (const when of ['after'] as const) {
+  for (const path of ['/echo.Echo/Chat', '/noretry.Echo/Chat']) {
+    it(`carries a bidirectional gRPC stream: the reply to the first message comes before the client ends (${path})`, async () => {
+      const apps = await grpcApps([mesh.ips.v1, mesh.ips.v2], (stream) => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.on('data', (c: Buffer) => stream.write(c)); // echoes each message as it comes
+        stream.on('end', () => stream.end());
+      });
+      const s = session(9090);
+      try {
+        const req = s.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+        req.on('error', () => undefined);
+        const message = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
+        const first = new Promise<Buffer>((resolve) => req.once('data', resolve));
+        req.write(message);
+        const got = await Promise.race([first, sleep(3_000).then(() => 'hung' as const)]);
+        assert.notEqual(got, 'hung', 'no reply to the first message while the request stays open');
+        assert.deepEqual(got, message);
+        const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.once('trailers', resolve));
+        req.resume();
+        req.end();
+        assert.equal((await trailers)['grpc-status'], '0');
+      } finally {
+        s.destroy();
+        apps.close();
+      }
+    });
+  }
+
+  for (const when of ['after', 'before'] as const) {
     it(`resets the client's stream when the gRPC upstream resets mid-response (${when} the request's end)`, async () => {
       const path = `/echo.Echo/Reset-${when}`;
-      const servers = await Promise.all([mesh.ips.v1, mesh.ips.v2].map((ip) => new Promise<http2.Http2Server>((resolve) => {
-        const server = http2.createServer();
-        server.on('stream', (stream) => {
-          stream.on('error', () => undefined);
-          stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
-          stream.write(Buffer.from([0, 0, 0, 0, 2, 0x08]));
-          const reset = (): void => void setTimeout(() => stream.destroy(new Error('app crashed')), 50);
-          if (when === 'after') stream.on('end', reset).resume();
-          else reset();
-        });
-        server.listen(9090, ip, () => resolve(server));
-      })));
+      const apps = await grpcApps([mesh.ips.v1, mesh.ips.v2], (stream) => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+        stream.write(Buffer.from([0, 0, 0, 0, 2, 0x08]));
+        const reset = (): void => void setTimeout(() => stream.destroy(new Error('app crashed')), 50);
+        if (when === 'after') stream.on('end', reset).resume();
+        else reset();
+      });
       const s = session(9090);
       try {
         const req = s.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
@@ -226,7 +300,7 @@ describe('HTTP/2 streams through the waypoint (direct tier)', () => {
         await until('the access log line', () => logged(path).length === 1);
       } finally {
         s.destroy();
-        for (const server of servers) server.close();
+        apps.close();
       }
     });
   }
