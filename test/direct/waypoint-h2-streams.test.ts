@@ -55,7 +55,7 @@ function call(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHead
 }
 
 /** HTTP/2 apps on both echo pods' port 9090; close() also ends their sessions (the waypoint keeps one per pod). */
-async function grpcApps(ips: readonly string[], onStream: (stream: http2.ServerHttp2Stream) => void): Promise<{ close(): void }> {
+async function grpcApps(ips: readonly string[], onStream: (stream: http2.ServerHttp2Stream) => void, onRequest?: (authority: string, body: string) => void): Promise<{ close(): void }> {
   const sessions = new Set<http2.ServerHttp2Session>();
   const servers = await Promise.all(ips.map((ip) => new Promise<http2.Http2Server>((resolve) => {
     const server = http2.createServer();
@@ -64,8 +64,13 @@ async function grpcApps(ips: readonly string[], onStream: (stream: http2.ServerH
       session.on('error', () => undefined);
       session.once('close', () => sessions.delete(session));
     });
-    server.on('stream', (stream) => {
+    server.on('stream', (stream, headers) => {
       stream.on('error', () => undefined);
+      if (onRequest) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => onRequest(String(headers[':authority']), Buffer.concat(chunks).toString('latin1')));
+      }
       onStream(stream);
     });
     server.listen(9090, ip, () => resolve(server));
@@ -274,6 +279,30 @@ describe('HTTP/2 streams through the waypoint (direct tier)', () => {
       }
     });
   }
+
+  it('mirrors a gRPC call over HTTP/2, the copy with its body and a -shadow authority', async () => {
+    const seen: { authority: string; body: string }[] = [];
+    const apps = await grpcApps([mesh.ips.v1, mesh.ips.v2], (stream) => {
+      stream.resume();
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(Buffer.from([0, 0, 0, 0, 0]));
+      });
+    }, (authority, body) => seen.push({ authority, body }));
+    const s = session(9090);
+    try {
+      const message = Buffer.concat([Buffer.from([0, 0, 0, 0, 5]), Buffer.from('hello')]);
+      const r = await call(s, { ':method': 'POST', ':path': '/mirror.Echo/Say', 'content-type': 'application/grpc', te: 'trailers' }, message);
+      assert.equal(r.trailers['grpc-status'], '0');
+      await until('the mirrored copy at an app', () => seen.some((x) => x.authority.includes('-shadow')));
+      const copy = seen.find((x) => x.authority.includes('-shadow'))!;
+      assert.equal(copy.body, message.toString('latin1'));
+    } finally {
+      s.destroy();
+      apps.close();
+    }
+  });
 
   for (const when of ['after', 'before'] as const) {
     it(`resets the client's stream when the gRPC upstream resets mid-response (${when} the request's end)`, async () => {
