@@ -304,6 +304,44 @@ describe('HTTP/2 streams through the waypoint (direct tier)', () => {
     }
   });
 
+  it('holds a fast HTTP/2 upstream back while the HTTP/2 client does not read (flow control end to end)', async () => {
+    const total = 64 * 1024 * 1024;
+    let written = 0;
+    const apps = await grpcApps([mesh.ips.v1, mesh.ips.v2], (stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.resume();
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const pump = (): void => {
+        while (written < total) {
+          written += chunk.length;
+          if (!stream.write(chunk)) return void stream.once('drain', pump);
+        }
+        stream.end();
+      };
+      pump();
+    });
+    const s = session(9090);
+    try {
+      const req = s.request({ ':method': 'POST', ':path': '/echo.Echo/Download', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => undefined);
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+      req.pause();
+      await sleep(1_500);
+      assert.ok(written < 16 * 1024 * 1024, `the app wrote ${written} bytes to a client that read none`);
+      let got = 0;
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.once('trailers', resolve));
+      req.on('data', (c: Buffer) => (got += c.length));
+      req.resume();
+      const finished = await Promise.race([trailers.then((t) => t['grpc-status']), sleep(10_000).then(() => `hung after ${got} of ${total} bytes (app wrote ${written})`)]);
+      assert.equal(finished, '0');
+      assert.equal(got, total);
+    } finally {
+      s.destroy();
+      apps.close();
+    }
+  });
+
   for (const when of ['after', 'before'] as const) {
     it(`resets the client's stream when the gRPC upstream resets mid-response (${when} the request's end)`, async () => {
       const path = `/echo.Echo/Reset-${when}`;
