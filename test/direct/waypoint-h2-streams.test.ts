@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waypointMesh } from '../fixtures/mesh/waypoint-direct.js';
 import { waypointScene, type EchoReply } from '../support/waypoint-harness.js';
 import { httpGet, metricValue } from '../support/ztunnel-harness.js';
+import { clientPreface, FrameFlag, FrameReader, FrameType, headerBlock, headersFrame, settingsFrame } from '../support/h2-frames.js';
 
 // /noretry streams bodies (retries off); everything else has Istio's default retry policy.
 const routes = `apiVersion: networking.istio.io/v1
@@ -128,6 +129,9 @@ describe('HTTP/2 streams through the waypoint (direct tier)', () => {
       const attempts = scene.echoes.flatMap((e) => e.requests).filter((q) => q.path === '/retried/same-body');
       assert.equal(attempts.length, 3);
       for (const a of attempts) assert.equal(a.body, body);
+      const line = logged('/retried/same-body')[0]!;
+      assert.equal(line['bytes_received'], body.length, 'the client sent the body once');
+      assert.equal(line['bytes_sent'], r.body.length);
     } finally {
       for (const e of scene.echoes) e.behave({});
       s.destroy();
@@ -339,6 +343,34 @@ describe('HTTP/2 streams through the waypoint (direct tier)', () => {
     } finally {
       s.destroy();
       apps.close();
+    }
+  });
+
+  it('refuses HTTP/2 requests with connection-specific or uppercase header names (RFC 9113 §8.2), the app seeing none', async () => {
+    const bad: readonly (readonly [string, string])[] = [['connection', 'keep-alive'], ['te', 'gzip'], ['transfer-encoding', 'chunked'], ['upgrade', 'h2c'], ['keep-alive', '5'], ['X-Upper', '1']];
+    const socket = scene.cluster.connectFrom('node-1', mesh.ips.client, { ip: mesh.vip, port: 80 });
+    const reader = new FrameReader();
+    const resets = new Map<number, number>();
+    const answered = new Set<number>();
+    socket.on('data', (d: Buffer) => {
+      for (const f of reader.push(d)) {
+        if (f.type === FrameType.RstStream) resets.set(f.streamId, f.payload.readUInt32BE(0));
+        if (f.type === FrameType.Headers) answered.add(f.streamId);
+        if (f.type === FrameType.Settings && !(f.flags & FrameFlag.Ack)) socket.write(settingsFrame([], true));
+      }
+    });
+    socket.on('error', () => undefined);
+    try {
+      socket.write(Buffer.concat([clientPreface, settingsFrame()]));
+      const base = (path: string): [string, string][] => [[':method', 'GET'], [':scheme', 'http'], [':path', path], [':authority', 'echo.demo.svc.cluster.local']];
+      for (const [i, h] of bad.entries()) socket.write(headersFrame(1 + 2 * i, headerBlock([...base(`/bad-header/${i}`), h]), { endHeaders: true, endStream: true }));
+      const good = 1 + 2 * bad.length;
+      socket.write(headersFrame(good, headerBlock([...base('/good-header'), ['te', 'trailers']]), { endHeaders: true, endStream: true }));
+      await until('an answer to every stream', () => bad.every((_, i) => resets.has(1 + 2 * i) || answered.has(1 + 2 * i)) && answered.has(good));
+      for (const [i, h] of bad.entries()) assert.equal(resets.get(1 + 2 * i), 1, `${h[0]}: ${h[1]} is reset with PROTOCOL_ERROR`);
+      assert.ok(!scene.echoes.some((e) => e.requests.some((q) => q.path.startsWith('/bad-header'))), 'no malformed request reached the app');
+    } finally {
+      socket.destroy();
     }
   });
 
