@@ -8,6 +8,7 @@ import { ClientGone } from './client-gone.js';
 import type { Downstream } from './forwarder.js';
 import type { HeaderList } from './trace-headers.js';
 import { endToEndHeaders, isHopByHop, type H1RequestHead } from '../shared/http/h1-head.js';
+import { encodeGrpcMessage, httpToGrpcStatus, isGrpcContentType } from './grpc-local-reply.js';
 
 export interface RequestContext {
   readonly head: RequestHead;
@@ -45,6 +46,7 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
   }
   const authority = (h[':authority'] as string | undefined) ?? (h['host'] as string | undefined) ?? '';
   const head: RequestHead = { method: (h[':method'] as string | undefined) ?? '', path: (h[':path'] as string | undefined) ?? '', authority, headers: headers.map(([n, v]) => [n, v] as const) };
+  const grpc = isGrpcContentType(h['content-type']);
   const aborted = new ClientGone();
   stream.once('close', () => {
     if (stream.rstCode !== h2c.NGHTTP2_NO_ERROR || !stream.writableFinished) aborted.abort();
@@ -55,6 +57,15 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
     reply(status, body, extra = []) {
       if (stream.headersSent || stream.destroyed) {
         if (!stream.destroyed) stream.close(h2c.NGHTTP2_INTERNAL_ERROR);
+        return 0;
+      }
+      // A gRPC client gets a trailers-only gRPC answer, as from Envoy (grpc-local-reply.ts).
+      if (grpc && status !== 200 && !extra.some(([n]) => n === 'grpc-status')) {
+        const out: Record<string, string> = {};
+        for (const [n, v] of extra) out[n] = v;
+        Object.assign(out, { ':status': '200', 'content-type': 'application/grpc', 'grpc-status': String(httpToGrpcStatus(status)) });
+        if (body) out['grpc-message'] = encodeGrpcMessage(body);
+        stream.respond(out, { endStream: true });
         return 0;
       }
       const buf = Buffer.from(body);
@@ -72,7 +83,8 @@ export function http2Request(stream: ServerHttp2Stream, h: IncomingHttpHeaders, 
         let ended = false;
         const out: Record<string, string | string[]> = { ':status': String(status) };
         for (const [n, v] of list) {
-          if (isHopByHop(n)) continue;
+          // RFC 9110 §8.6: no Content-Length in a 204 (an HTTP/2 client refuses the response).
+          if (isHopByHop(n) || (status === 204 && n === 'content-length')) continue;
           const prev = out[n];
           out[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
         }

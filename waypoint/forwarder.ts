@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import type { Endpoint } from './hbone-http-upstream.js';
 import type { HeaderList } from './trace-headers.js';
 import { knownEmptyBody } from '../shared/http/h1-body-stream.js';
+import { ReplayBody } from './replay-body.js';
 
 export type { AttemptOutcome } from './upstream/retry-policy.js';
 import type { AttemptOutcome } from './upstream/retry-policy.js';
@@ -101,47 +102,6 @@ const noBody = Buffer.alloc(0);
 /** No circuit breaker configured: admitted, nothing to release. */
 const admittedFree: Admission = { ok: true, release: () => undefined };
 
-/**
- * Reads a request body into memory up to `limit` bytes; beyond it, what was read and the rest of
- * the stream (paused). Event-driven, not `for await`: an async iterator per request was a
- * measurable share of the waypoint's CPU, and most requests have no body at all.
- */
-function bufferBody(body: Readable, limit: number): Promise<{ buffered: Buffer; rest?: Readable }> {
-  if (knownEmptyBody(body)) {
-    body.resume(); // reaches 'end' for whoever waits for it
-    return Promise.resolve({ buffered: noBody });
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-    };
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size <= limit) return;
-      done();
-      body.pause();
-      resolve({ buffered: Buffer.concat(chunks), rest: body });
-    };
-    const onEnd = (): void => {
-      done();
-      resolve({ buffered: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
-    };
-    const onError = (err: Error): void => {
-      done();
-      reject(err);
-    };
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-    body.resume(); // a mirror may have paused it explicitly (request-handler.ts)
-  });
-}
-
 export async function forward(upstream: AttemptRunner, plan: ForwardPlan, down: Downstream): Promise<ForwardResult> {
   const flags: string[] = [];
   const local = (status: number, body: string, flag?: string, attempts = 0): ForwardResult => {
@@ -186,14 +146,12 @@ export async function forward(upstream: AttemptRunner, plan: ForwardPlan, down: 
 
 async function attemptAll(upstream: AttemptRunner, plan: ForwardPlan, down: Downstream, flags: string[]): Promise<Omit<ForwardResult, 'requestBytes'>> {
   const maxRetries = plan.retry?.attempts ?? 0;
-  let body: Buffer | Readable = down.body;
-  let retriable = maxRetries > 0;
-  if (retriable) {
-    const read = await bufferBody(down.body, retryBufferBytes);
-    body = read.buffered;
-    if (read.rest) retriable = false; // too large to replay: one attempt, streamed (Envoy does the same)
-    if (read.rest) body = concatStream(read.buffered, read.rest);
-  }
+  const retriable = maxRetries > 0;
+  // A retriable body is streamed to the first attempt and kept for the next (replay-body.ts); one
+  // known to be empty is simply none. Over 1 MiB it cannot be replayed: no retry (as in Envoy).
+  const empty = retriable && knownEmptyBody(down.body);
+  if (empty) down.body.resume(); // reaches 'end' for whoever waits for it
+  const replay = retriable && !empty ? await ReplayBody.open(down.body, retryBufferBytes) : undefined;
   const deadline = plan.timeoutMs ? Date.now() + plan.timeoutMs : undefined;
   const tried = new Set<string>();
   let last: (AttemptResult & { endpoint: Endpoint }) | undefined;
@@ -208,11 +166,12 @@ async function attemptAll(upstream: AttemptRunner, plan: ForwardPlan, down: Down
     const remaining = deadline === undefined ? undefined : deadline - Date.now();
     const tryMs = minDefined(plan.perTryTimeoutMs, remaining);
     const end = plan.onAttemptStart?.(ep);
+    const body = empty ? noBody : replay ? replay.attemptBody() : down.body;
     const result = await upstream.attempt(ep, plan, body, tryMs, down.aborted);
     end?.(result.outcome);
     last = { ...result, endpoint: ep };
     const overall = deadline !== undefined && Date.now() >= deadline;
-    const canRetry = retriable && attempt < maxRetries && !overall && !down.aborted.aborted && plan.retry!.shouldRetry(result.outcome);
+    const canRetry = retriable && (replay?.replayable ?? true) && attempt < maxRetries && !overall && !down.aborted.aborted && plan.retry!.shouldRetry(result.outcome);
     if (canRetry) {
       const admitted = plan.admitRetry?.() ?? admittedFree;
       if (admitted.ok) {
@@ -254,11 +213,6 @@ function minDefined(a: number | undefined, b: number | undefined): number | unde
   if (a === undefined) return b;
   if (b === undefined) return a;
   return Math.min(a, b);
-}
-
-function concatStream(first: Buffer, rest: Readable): Readable {
-  rest.unshift(first);
-  return rest;
 }
 
 function grpcStatusOf(trailers: HeaderList | undefined): number | undefined {

@@ -22,6 +22,10 @@ export interface HboneH2UpstreamOptions {
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2), and `host` (it becomes :authority). */
 const notForH2 = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
 
+/** A mirror whose response head has not come by then is dropped (its stream cancelled). */
+const mirrorTimeoutMs = 10_000;
+const neverAborted: AbortLike = { aborted: false, addEventListener: () => undefined, removeEventListener: () => undefined };
+
 const formatAddr = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 function headerList(h: IncomingHttpHeaders): HeaderList {
@@ -94,11 +98,23 @@ export class HboneH2Upstream implements AttemptRunner {
             });
           });
           if (Buffer.isBuffer(body)) stream.end(body);
-          else body.pipe(stream);
+          else {
+            body.pipe(stream);
+            // A body that breaks off (its client gone, a retry abandoning this attempt) cancels the
+            // stream rather than leaving it half open on the session.
+            body.once('close', () => {
+              if (!body.readableEnded && !stream.destroyed) stream.close(h2c.NGHTTP2_CANCEL);
+            });
+          }
         },
         () => done({ outcome: { kind: 'connect-failure' } }),
       );
     });
+  }
+
+  /** Fire-and-forget request (a mirror): the response is read and dropped. */
+  send(ep: Endpoint, r: { readonly method: string; readonly path: string; readonly headers: HeaderList }, body: Buffer | Readable, timeoutMs = mirrorTimeoutMs): void {
+    void this.attempt(ep, r, body, timeoutMs, neverAborted).then((res) => res.response?.body.resume());
   }
 
   /** Closes sessions to endpoints no longer in `liveKeys` (HboneHttpUpstream.key). */

@@ -13,6 +13,7 @@ import type { HttpMetrics } from '../shared/telemetry/http-metrics.js';
 import { trafficLabels, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
 import type { RequestContext } from './downstream.js';
 import { forward, type ForwardPlan, type ForwardResult } from './forwarder.js';
+import { httpToGrpcStatus } from './grpc-local-reply.js';
 import type { HboneH2Upstream } from './hbone-h2-upstream.js';
 import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
 import { defaultBackend, type Authn, type Backend, type L7Config, type RoutePlan } from './l7-config.js';
@@ -174,7 +175,7 @@ export class RequestHandler {
     const path = plan?.rewrite?.path ?? authnPath ?? head.path;
     for (const m of plan?.mirrors ?? []) {
       const mb = this.backendOf(m, dest);
-      if (mb) this.mirror(mb, head.method, path, headers, index, down.body);
+      if (mb) this.mirror(mb, head.method, path, headers, index, down.body, keepsHttp2(req, headers, mb));
     }
     const retry = plan?.retry;
     const abort = plan?.fault?.abort;
@@ -198,11 +199,7 @@ export class RequestHandler {
       admitRetry: () => this.selector.admit(backend, 'retry'),
       ...(responseOps && !isEmptyHeaderOps(responseOps) ? { editResponseHeaders: (h: HeaderList) => applyHeaderOps(h, responseOps) } : {}),
     };
-    // gRPC and declared HTTP/2 ports keep HTTP/2 upstream (trailers); other HTTP/2 clients reach
-    // the app over HTTP/1.1, which every app speaks.
-    const declared = backend.service?.ports.find((p) => p.servicePort === backend.port)?.appProtocol?.toLowerCase();
-    const h2 = req.protocol === 'http2' && (isGrpc(headers) || declared === 'grpc' || declared === 'http2' || declared === 'h2c' || declared === 'kubernetes.io/h2c');
-    const result: ForwardResult = await forward(h2 ? this.opts.upstreamH2 : this.opts.upstream, fplan, down);
+    const result: ForwardResult = await forward(keepsHttp2(req, headers, backend) ? this.opts.upstreamH2 : this.opts.upstream, fplan, down);
     return { ...result, ...(plan ? { route: plan.route } : {}), backend, ...(result.endpoint ? { endpoint: result.endpoint } : {}) };
   }
 
@@ -223,15 +220,17 @@ export class RequestHandler {
    * Fire-and-forget copy (Envoy's shadow): `-shadow` host, the request body teed as it arrives (up
    * to 1 MiB, else the copy is dropped), the response discarded. Never delays the real request.
    */
-  private mirror(backend: Backend, method: string, path: string, headers: HeaderList, index: ModelIndex, body: Readable): void {
+  private mirror(backend: Backend, method: string, path: string, headers: HeaderList, index: ModelIndex, body: Readable, h2: boolean): void {
     const picked = this.selector.pick(index, backend, new Set(), undefined);
     if ('none' in picked) return;
     const copy: HeaderList = [];
     for (const [n, v] of headers) copy.push([n, n === 'host' ? `${v.replace(/(:\d+)?$/, '-shadow$1')}` : v]);
-    if (knownEmptyBody(body)) return this.opts.upstream.send(picked.endpoint, { method, path, headers: copy }, Buffer.alloc(0));
+    // The copy goes the way the request does: HTTP/2 for gRPC and h2 ports (a gRPC app speaks no HTTP/1.1).
+    const upstream = h2 ? this.opts.upstreamH2 : this.opts.upstream;
+    if (knownEmptyBody(body)) return upstream.send(picked.endpoint, { method, path, headers: copy }, Buffer.alloc(0));
     const tee = new PassThrough();
     tee.on('error', () => undefined);
-    this.opts.upstream.send(picked.endpoint, { method, path, headers: copy }, tee);
+    upstream.send(picked.endpoint, { method, path, headers: copy }, tee);
     let sent = 0;
     const onData = (c: Buffer): void => {
       sent += c.length;
@@ -280,7 +279,10 @@ export class RequestHandler {
       this.trafficCache.set(trafficKey, traffic);
     }
     const grpc = isGrpc(req.headers);
-    this.opts.metrics.record({ traffic, trafficKey, protocol: grpc ? 'grpc' : 'http', responseCode: o.status, ...(o.grpcStatus ? { grpcStatus: o.grpcStatus } : {}), flags: flagText, durationMs, requestBytes: o.requestBytes, responseBytes: o.responseBytes });
+    // No grpc-status seen: Envoy infers it from the HTTP status (Grpc::Common::getGrpcStatus), as
+    // the waypoint's own answers to gRPC clients over HTTP/2 carry it (downstream.ts).
+    const grpcStatus = o.grpcStatus ?? (grpc && req.protocol === 'http2' && o.status !== 0 && o.status !== 200 ? String(httpToGrpcStatus(o.status)) : undefined);
+    this.opts.metrics.record({ traffic, trafficKey, protocol: grpc ? 'grpc' : 'http', responseCode: o.status, ...(grpcStatus ? { grpcStatus } : {}), flags: flagText, durationMs, requestBytes: o.requestBytes, responseBytes: o.responseBytes });
     // The line is built only when it will be written (`--log-level warn` drops successful requests).
     const level = o.status >= 500 ? 'error' : 'info';
     if (!this.opts.accessLog.isLevelEnabled(level)) return;
@@ -327,6 +329,16 @@ function setHost(headers: HeaderList, authority: string): void {
   if (i === -1) headers.unshift(['host', authority]);
   else headers[i] = ['host', authority];
   for (let j = headers.length - 1; j > i && i !== -1; j--) if (headers[j]![0] === 'host') headers.splice(j, 1);
+}
+
+/**
+ * gRPC and declared HTTP/2 ports keep HTTP/2 upstream (trailers); other HTTP/2 clients reach the
+ * app over HTTP/1.1, which every app speaks.
+ */
+function keepsHttp2(req: RequestContext, headers: HeaderList, backend: Backend): boolean {
+  if (req.protocol !== 'http2') return false;
+  const declared = backend.service?.ports.find((p) => p.servicePort === backend.port)?.appProtocol?.toLowerCase();
+  return isGrpc(headers) || declared === 'grpc' || declared === 'http2' || declared === 'h2c' || declared === 'kubernetes.io/h2c';
 }
 
 function isGrpc(headers: HeaderList): boolean {
