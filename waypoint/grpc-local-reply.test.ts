@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeGrpcMessage, httpToGrpcStatus, isGrpcContentType } from './grpc-local-reply.js';
+import { encodeGrpcMessage, grpcStatusCode, httpToGrpcStatus, isGrpcContentType } from './grpc-local-reply.js';
 
 describe('gRPC local replies', () => {
   it('maps HTTP statuses to gRPC statuses as Envoy does', () => {
@@ -19,5 +19,11 @@ describe('gRPC local replies', () => {
   it('percent-encodes grpc-message outside printable ASCII, and the percent sign', () => {
     assert.equal(encodeGrpcMessage('no healthy upstream'), 'no healthy upstream');
     assert.equal(encodeGrpcMessage('100% é\n'), '100%25 %C3%A9%0A');
+  });
+  it('reads a fault abort grpcStatus given by name or by number; an unknown name is UNKNOWN', () => {
+    assert.equal(grpcStatusCode('UNAVAILABLE'), 14);
+    assert.equal(grpcStatusCode('permission_denied'), 7);
+    assert.equal(grpcStatusCode('4'), 4);
+    assert.equal(grpcStatusCode('NO_SUCH_STATUS'), 2);
   });
 });

@@ -5,15 +5,15 @@
 // outlier ejection, circuit breakers) lives in UpstreamSelector; decisions come from L7Config.
 import hyperid from 'hyperid';
 import { randomBytes } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
-import { knownEmptyBody } from '../shared/http/h1-body-stream.js';
+import type { Readable } from 'node:stream';
 import { identityUri, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import type { HttpMetrics } from '../shared/telemetry/http-metrics.js';
 import { trafficLabels, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
 import type { RequestContext } from './downstream.js';
 import { forward, type ForwardPlan, type ForwardResult } from './forwarder.js';
-import { httpToGrpcStatus } from './grpc-local-reply.js';
+import { sendMirror } from './mirror-request.js';
+import { grpcStatusCode, httpToGrpcStatus } from './grpc-local-reply.js';
 import type { HboneH2Upstream } from './hbone-h2-upstream.js';
 import type { Endpoint, HboneHttpUpstream } from './hbone-http-upstream.js';
 import { defaultBackend, type Authn, type Backend, type L7Config, type RoutePlan } from './l7-config.js';
@@ -39,8 +39,6 @@ export interface RequestHandlerOptions {
 }
 
 const makeRequestId = hyperid({ urlSafe: true });
-/** A mirrored request whose body grows past this is dropped (the real one goes on). */
-const mirrorBodyLimitBytes = 1024 * 1024;
 // Span and trace ids from a pooled random buffer: a randomBytes() call per id was ~4 % of the
 // waypoint's CPU (bench/README.md, waypoint profile).
 let pool = Buffer.alloc(0);
@@ -216,44 +214,12 @@ export class RequestHandler {
     return built;
   }
 
-  /**
-   * Fire-and-forget copy (Envoy's shadow): `-shadow` host, the request body teed as it arrives (up
-   * to 1 MiB, else the copy is dropped), the response discarded. Never delays the real request.
-   */
+  /** Envoy's shadow of the request to one endpoint of `backend` (mirror-request.ts), the way the request goes. */
   private mirror(backend: Backend, method: string, path: string, headers: HeaderList, index: ModelIndex, body: Readable, h2: boolean): void {
     const picked = this.selector.pick(index, backend, new Set(), undefined);
     if ('none' in picked) return;
-    const copy: HeaderList = [];
-    for (const [n, v] of headers) copy.push([n, n === 'host' ? `${v.replace(/(:\d+)?$/, '-shadow$1')}` : v]);
-    // The copy goes the way the request does: HTTP/2 for gRPC and h2 ports (a gRPC app speaks no HTTP/1.1).
-    const upstream = h2 ? this.opts.upstreamH2 : this.opts.upstream;
-    if (knownEmptyBody(body)) return upstream.send(picked.endpoint, { method, path, headers: copy }, Buffer.alloc(0));
-    const tee = new PassThrough();
-    tee.on('error', () => undefined);
-    upstream.send(picked.endpoint, { method, path, headers: copy }, tee);
-    let sent = 0;
-    const onData = (c: Buffer): void => {
-      sent += c.length;
-      if (sent > mirrorBodyLimitBytes) {
-        stop();
-        tee.destroy();
-      } else {
-        tee.write(c);
-      }
-    };
-    const onEnd = (): void => {
-      stop();
-      tee.end();
-    };
-    const stop = (): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-    };
-    // Explicitly paused first: the listener must not start the body flowing before the real
-    // request's pipe is attached (it would lose those bytes); the copy sees what the real one reads.
-    body.pause();
-    body.on('data', onData);
-    body.once('end', onEnd);
+    // HTTP/2 for gRPC and h2 ports (a gRPC app speaks no HTTP/1.1).
+    sendMirror(h2 ? this.opts.upstreamH2 : this.opts.upstream, picked.endpoint, { method, path, headers }, body);
   }
 
   private record(tunnel: TunnelContext, req: RequestContext, o: Outcome, durationMs: number, requestId: string): void {
@@ -310,18 +276,6 @@ export class RequestHandler {
     };
     this.opts.accessLog[level](line, 'request');
   }
-}
-
-/** gRPC's canonical status codes (grpc/doc/statuscodes.md); Istio's fault.abort.grpcStatus names one. */
-const grpcCodes: Readonly<Record<string, number>> = {
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
-};
-
-/** A status name (`UNAVAILABLE`) or number (`14`) as its code; unknown names are UNKNOWN (2). */
-export function grpcStatusCode(status: string): number {
-  if (/^\d+$/.test(status)) return Number(status);
-  return grpcCodes[status.toUpperCase()] ?? 2;
 }
 
 function setHost(headers: HeaderList, authority: string): void {
