@@ -27,8 +27,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { gitCommit } from './harness/run-info.js';
+import { readOptions, type Options } from './harness/ztunnel-netns-options.js';
 import { prioritize } from './harness/process-group.js';
 import { errs, summarize, type HoldResult, type PacedResult, type PathName, type PathRound } from './harness/ztunnel-netns-report.js';
 import { buildBackendConfig, buildStreamClientConfig, buildStreamServerConfig, type CertPaths } from './harness/nginx-config.js';
@@ -53,9 +53,6 @@ const backendPort = 8080;
 const nginxClientPort = 9001;
 const nginxServerPort = 9443;
 const smallBody = '0123456789abcdef'.repeat(4);
-const metrics = ['rps', 'cps', 'latency', 'bulk'] as const;
-type Metric = (typeof metrics)[number];
-
 interface Path {
   readonly name: PathName;
   /** Namespace of the client pod the load runs in. */
@@ -64,85 +61,6 @@ interface Path {
   readonly port: number;
   /** Processes doing the proxy work of this path. */
   readonly proxies: readonly TrackedProcess[];
-}
-
-interface Options {
-  readonly mode: 'quick' | 'full';
-  readonly rounds: number;
-  readonly durationS: number;
-  readonly latencyS: number;
-  readonly latencyRate: number;
-  readonly connections: number;
-  readonly warmupS: { readonly rps: number; readonly cps: number };
-  readonly bulkMiB: number;
-  readonly hold: number;
-  /** How long the held connections stay open while RSS is sampled. */
-  readonly holdS: number;
-  /** After the peak, how long the connections stay open before RSS is read again (settled). */
-  readonly settleS: number;
-  readonly outDir: string;
-  readonly cpuProfDir?: string;
-  /** Nice value of this process and so of everything it starts (both pairs alike); 0 leaves it. */
-  readonly nice: number;
-  /** The per-round metrics to run (default all); the summary leaves the others out. */
-  readonly metrics: readonly Metric[];
-  /** Extra node flags for both ztunnels (e.g. `--heapsnapshot-signal=SIGUSR2`), to experiment. */
-  readonly ztunnelNodeArgs: readonly string[];
-  /** NAME=VALUE set in both ztunnels' environment only (e.g. MALLOC_ARENA_MAX=2). */
-  readonly ztunnelEnv: readonly string[];
-}
-
-function readOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      rounds: { type: 'string' },
-      duration: { type: 'string' },
-      'latency-s': { type: 'string' },
-      hold: { type: 'string' },
-      'hold-s': { type: 'string' },
-      'settle-s': { type: 'string' },
-      'bulk-mib': { type: 'string' },
-      out: { type: 'string' },
-      'cpu-prof': { type: 'string' },
-      nice: { type: 'string', default: '-5' },
-      metrics: { type: 'string' },
-      'ztunnel-node-arg': { type: 'string', multiple: true },
-      'ztunnel-env': { type: 'string', multiple: true },
-    },
-  });
-  const selected = values.metrics === undefined ? [...metrics] : values.metrics.split(',').map((m) => m.trim());
-  for (const m of selected) if (!(metrics as readonly string[]).includes(m)) throw new Error(`--metrics: unknown ${JSON.stringify(m)} (one of ${metrics.join(', ')})`);
-  const quick = values.quick === true;
-  const num = (v: string | undefined, d: number): number => {
-    const n = v === undefined ? d : Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid number ${JSON.stringify(v)}`);
-    return n;
-  };
-  const outDir = values.out ?? join(repoRoot, 'bench', 'results');
-  return {
-    mode: quick ? 'quick' : 'full',
-    rounds: Math.round(num(values.rounds, quick ? 2 : 5)),
-    durationS: Math.round(num(values.duration, quick ? 2 : 3)),
-    latencyS: Math.round(num(values['latency-s'], quick ? 2 : 5)),
-    latencyRate: 1000,
-    connections: 64,
-    warmupS: quick ? { rps: 1, cps: 2 } : { rps: 2, cps: 8 },
-    bulkMiB: num(values['bulk-mib'], quick ? 128 : 256),
-    hold: Math.round(num(values.hold, 10_000)),
-    holdS: num(values['hold-s'], 2),
-    settleS: num(values['settle-s'], quick ? 0 : 30),
-    outDir,
-    nice: Math.round(Number(values.nice)),
-    metrics: metrics.filter((m) => selected.includes(m)),
-    ztunnelNodeArgs: values['ztunnel-node-arg'] ?? [],
-    ztunnelEnv: (values['ztunnel-env'] ?? []).map((kv) => {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(kv)) throw new Error(`--ztunnel-env: expected NAME=VALUE, got ${JSON.stringify(kv)}`);
-      return kv;
-    }),
-    ...(values['cpu-prof'] !== undefined ? { cpuProfDir: values['cpu-prof'] || join(outDir, 'profiles') } : {}),
-  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -425,7 +343,7 @@ function randomHex(): string {
 
 
 async function main(): Promise<void> {
-  const o = readOptions(process.argv.slice(2));
+  const o = readOptions(process.argv.slice(2), repoRoot);
   const support = netnsSupport();
   if (!support.ok) throw new Error(`cannot run: ${support.reason}`);
   for (const tool of ['wrk', 'nginx', 'curl']) if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is required`);
