@@ -81,6 +81,14 @@ describe('encodeHeaderBlock', () => {
     assert.deepEqual(encodeHeaderBlock([['custom-key', 'custom-value']]), Buffer.from('008825a849e95ba97d7f8925a849e95bb8e8b4bf', 'hex'));
   });
 
+  it('writes plain strings when Huffman coding is turned off', () => {
+    // 0x00, then "custom-key" and "custom-value" as plain octets (RFC 7541 C.3.3's literals)
+    const block = encodeHeaderBlock([['custom-key', 'custom-value']], { huffman: false });
+    assert.deepEqual(block, Buffer.from('000a637573746f6d2d6b65790c637573746f6d2d76616c7565', 'hex'));
+    const r = new HpackDecoder().decode(encodeHeaderBlock(CONNECT, { huffman: false }));
+    assert.deepEqual(r.ok && r.fields, CONNECT);
+  });
+
   it('uses index 16 and beyond with a multi-byte integer where the 4-bit prefix overflows', () => {
     // cookie is static index 32: 0000 1111 then 32 - 15 = 17
     assert.deepEqual(encodeHeaderBlock([['cookie', '1']]).subarray(0, 2), Buffer.from([0x0f, 0x11]));
@@ -100,11 +108,11 @@ describe('encodeHeaderBlock', () => {
     assert.equal(encodeHeaderBlock([]).length, 0);
   });
 
-  const blocks = LISTS.map((list) => encodeHeaderBlock(list));
+  const blocks = [...LISTS.map((list) => encodeHeaderBlock(list)), ...LISTS.map((list) => encodeHeaderBlock(list, { huffman: false }))];
   const decoded = pythonDecode(blocks);
-  it('encodes blocks that the Python hpack decoder reads back to the same fields', { skip: typeof decoded === 'string' ? decoded : false }, () => {
+  it('encodes blocks, with and without Huffman, that the Python hpack decoder reads back to the same fields', { skip: typeof decoded === 'string' ? decoded : false }, () => {
     assert.ok(typeof decoded !== 'string');
-    assert.equal(decoded.length, LISTS.length);
-    LISTS.forEach((list, i) => assert.deepEqual(decoded[i], list, `list ${i}`));
+    assert.equal(decoded.length, 2 * LISTS.length);
+    [...LISTS, ...LISTS].forEach((list, i) => assert.deepEqual(decoded[i], list, `list ${i}`));
   });
 });

@@ -10,12 +10,21 @@ import { HPACK_STATIC_BY_NAME } from './hpack-static-table.js';
 // lengths below 2^31) and two string length integers.
 const FIELD_OVERHEAD_BYTES = 18;
 
+export type HpackEncodeOptions = {
+  /**
+   * Huffman-code strings when that is shorter (default true). Plain strings make a larger block
+   * that is cheaper for the peer to decode (no Huffman walk).
+   */
+  readonly huffman?: boolean;
+};
+
 /**
  * Encodes a header list (lowercase names, latin1 strings) as one header block: an exact static
  * match as an indexed field (§6.1), a static name as a literal without indexing with an indexed
  * name (§6.2.2), anything else as a literal without indexing with a literal name.
  */
-export function encodeHeaderBlock(fields: readonly HeaderField[]): Buffer {
+export function encodeHeaderBlock(fields: readonly HeaderField[], opts: HpackEncodeOptions = {}): Buffer {
+  const huffman = opts.huffman ?? true;
   let bound = 0;
   for (const [name, value] of fields) bound += name.length + value.length + FIELD_OVERHEAD_BYTES;
   const out = Buffer.allocUnsafe(bound);
@@ -31,9 +40,9 @@ export function encodeHeaderBlock(fields: readonly HeaderField[]): Buffer {
       o = writeInteger(out, o, 0x00, 4, match.nameIndex);
     } else {
       out[o++] = 0x00; // literal without indexing, new name
-      o = writeString(out, o, name);
+      o = writeString(out, o, name, huffman);
     }
-    o = writeString(out, o, value);
+    o = writeString(out, o, value, huffman);
   }
   return out.subarray(0, o);
 }
@@ -56,9 +65,9 @@ function writeInteger(out: Buffer, offset: number, firstByteFlags: number, prefi
   return o;
 }
 
-/** §5.2: a string literal, Huffman-coded (H bit set) when strictly shorter. */
-function writeString(out: Buffer, offset: number, s: string): number {
-  const huffmanLength = huffmanEncodedLength(s);
+/** §5.2: a string literal, Huffman-coded (H bit set) when allowed and strictly shorter. */
+function writeString(out: Buffer, offset: number, s: string, huffman: boolean): number {
+  const huffmanLength = huffman ? huffmanEncodedLength(s) : s.length;
   if (huffmanLength < s.length) {
     const o = writeInteger(out, offset, 0x80, 7, huffmanLength);
     return huffmanEncode(s, out, o);
