@@ -34,6 +34,9 @@ export interface H2SessionOptions {
   readonly maxSettingsEntries: number;
 }
 
+/** Frames of one loop turn up to this size are joined in one Buffer (small: from Node's buffer pool). */
+const coalesceMaxBytes = 16 * 1024;
+
 type PingCallback = (err: Error | null, durationMs: number, payload: Buffer) => void;
 
 export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink {
@@ -61,6 +64,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private dataDelivered = 0;
   private goawaySent = false;
   private out: Buffer[] = [];
+  private outBytes = 0;
   private flushScheduled = false;
   private readonly pings = new Map<number, { cb: PingCallback; sentAt: number }>();
   private pingCounter = 0;
@@ -510,6 +514,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private send(buf: Buffer): void {
     if (this.destroyed) return;
     this.out.push(buf);
+    this.outBytes += buf.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(flushSession, this);
@@ -521,8 +526,18 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     const out = this.out;
     if (out.length === 0) return;
     this.out = [];
+    const bytes = this.outBytes;
+    this.outBytes = 0;
     if (this.socket.destroyed || !this.socket.writable) return;
-    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    if (out.length === 1) this.socket.write(out[0]!);
+    else if (bytes <= coalesceMaxBytes) this.socket.write(Buffer.concat(out, bytes));
+    else {
+      // Bulk: a writev (TLS copies it once into its record buffer and frees it at once), not a
+      // JS copy that would wait for the GC (large copies held ~10 MB more RSS after bulk runs).
+      this.socket.cork();
+      for (const buf of out) this.socket.write(buf);
+      this.socket.uncork();
+    }
   }
 
   /** A connection error (RFC 9113 §5.4.1): GOAWAY with the code, then the connection ends. */
