@@ -18,6 +18,7 @@
 // Usage: npm run build && node dist/bench/ztunnel-netns.js [--quick] [--rounds N] [--duration S]
 //        [--latency-s S] [--hold N] [--hold-s S] [--settle-s S] [--bulk-mib N] [--nice N] [--cpu-prof DIR] [--out DIR]
 //        [--metrics rps,cps,latency,bulk] [--ztunnel-node-arg FLAG]... [--ztunnel-env NAME=VALUE]...
+//        [--ztunnel-arg ARG]... (e.g. --ztunnel-arg=--hbone-engine=node: the node:http2 engine)
 // The ztunnels run as shipped: node with ztunnel/runtime-tuning.ts's ztunnelNodeOptions (the
 // DaemonSet's NODE_OPTIONS), `ambit ztunnel` setting its runtime V8 flags itself.
 // The summary and PASS/FAIL against the targets: bench/harness/ztunnel-netns-report.ts.
@@ -198,7 +199,7 @@ class Bench {
       // `env` execs node, so the pid stays the ztunnel's own.
       const [file, pre] = this.o.ztunnelEnv.length > 0 ? ['env', [...this.o.ztunnelEnv, process.execPath]] : [process.execPath, []];
       const p = t.spawn(ns, file, [...pre, ...nodeArgs, ambitCli, 'ztunnel', '--node', name, '--control-plane', controlPlane,
-        '--root-cert', join(caDir, 'root-cert.pem'), '--token-file', join(this.work, `${name}.token`), '--drain', '1s', '--log-level', 'warn']);
+        '--root-cert', join(caDir, 'root-cert.pem'), '--token-file', join(this.work, `${name}.token`), '--drain', '1s', '--log-level', 'warn', ...this.o.ztunnelArgs]);
       this.ztunnels[node] = p;
       this.procs.push(p);
       // Room for the 10,000 held connections: Node raises its soft RLIMIT_NOFILE to the hard limit

@@ -30,6 +30,8 @@ export interface Options {
   readonly ztunnelNodeArgs: readonly string[];
   /** NAME=VALUE set in both ztunnels' environment only (e.g. MALLOC_ARENA_MAX=2). */
   readonly ztunnelEnv: readonly string[];
+  /** Extra `ambit ztunnel` arguments for both ztunnels (e.g. `--hbone-engine=node`). */
+  readonly ztunnelArgs: readonly string[];
 }
 
 export function readOptions(argv: string[], repoRoot: string): Options {
@@ -50,14 +52,15 @@ export function readOptions(argv: string[], repoRoot: string): Options {
       metrics: { type: 'string' },
       'ztunnel-node-arg': { type: 'string', multiple: true },
       'ztunnel-env': { type: 'string', multiple: true },
+      'ztunnel-arg': { type: 'string', multiple: true },
     },
   });
   const selected = values.metrics === undefined ? [...metrics] : values.metrics.split(',').map((m) => m.trim());
   for (const m of selected) if (!(metrics as readonly string[]).includes(m)) throw new Error(`--metrics: unknown ${JSON.stringify(m)} (one of ${metrics.join(', ')})`);
   const quick = values.quick === true;
-  const num = (v: string | undefined, d: number): number => {
+  const num = (v: string | undefined, d: number, min = Number.MIN_VALUE): number => {
     const n = v === undefined ? d : Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid number ${JSON.stringify(v)}`);
+    if (!Number.isFinite(n) || n < min) throw new Error(`invalid number ${JSON.stringify(v)}`);
     return n;
   };
   const outDir = values.out ?? join(repoRoot, 'bench', 'results');
@@ -72,11 +75,12 @@ export function readOptions(argv: string[], repoRoot: string): Options {
     bulkMiB: num(values['bulk-mib'], quick ? 128 : 256),
     hold: Math.round(num(values.hold, 10_000)),
     holdS: num(values['hold-s'], 2),
-    settleS: num(values['settle-s'], quick ? 0 : 30),
+    settleS: num(values['settle-s'], quick ? 0 : 30, 0),
     outDir,
     nice: Math.round(Number(values.nice)),
     metrics: metrics.filter((m) => selected.includes(m)),
     ztunnelNodeArgs: values['ztunnel-node-arg'] ?? [],
+    ztunnelArgs: values['ztunnel-arg'] ?? [],
     ztunnelEnv: (values['ztunnel-env'] ?? []).map((kv) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(kv)) throw new Error(`--ztunnel-env: expected NAME=VALUE, got ${JSON.stringify(kv)}`);
       return kv;
