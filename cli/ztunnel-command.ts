@@ -5,6 +5,7 @@
 // (cli/proxy-source.ts, shared with `ambit waypoint`)
 // Capture rules (iptables in this network namespace) are installed unless --no-capture.
 import type { Command } from 'commander';
+import { hboneEngines } from '../shared/hbone/settings.js';
 import { createLogger } from '../shared/log.js';
 import { applyRuntimeV8Flags } from '../ztunnel/runtime-tuning.js';
 import { parseDuration, parseHostPort } from './duration.js';
@@ -25,6 +26,7 @@ interface ZtunnelFlags {
   admin: string;
   drain: string;
   connectTimeout: string;
+  hboneEngine: string;
   logLevel: string;
 }
 
@@ -42,8 +44,11 @@ export function registerZtunnelCommand(program: Command): void {
     .option('--admin <host:port>', 'admin (/config_dump); keep it on localhost', '127.0.0.1:15000')
     .option('--drain <duration>', 'on SIGTERM, how long open connections may finish (env DRAIN_DURATION)', envFlag('DRAIN_DURATION') ?? '20s')
     .option('--connect-timeout <duration>', 'upstream and HBONE connect timeout', '10s')
+    .option('--hbone-engine <lean|node>', 'HTTP/2 implementation for HBONE: lean (shared/h2) or node (node:http2, the fallback)', 'lean')
     .option('--log-level <level>', 'pino level', 'info')
     .action(async (o: ZtunnelFlags) => {
+      const hboneEngine = hboneEngines.find((e) => e === o.hboneEngine);
+      if (!hboneEngine) throw new Error(`--hbone-engine: expected one of ${hboneEngines.join(', ')}, got ${JSON.stringify(o.hboneEngine)}`);
       const v8Flags = applyRuntimeV8Flags();
       const logger = createLogger({ level: o.logLevel, name: 'ztunnel' });
       if (!o.node) throw new Error('--node (or NODE_NAME) is required');
@@ -99,6 +104,7 @@ export function registerZtunnelCommand(program: Command): void {
         },
         originalDst: { outbound: kernelOriginalDst, inbound: kernelOriginalDst, inboundPlaintext: kernelOriginalDst },
         connectTimeoutMs: parseDuration(o.connectTimeout),
+        hboneEngine,
         registry,
         ...(capture ? { capture } : {}),
       });
@@ -107,6 +113,6 @@ export function registerZtunnelCommand(program: Command): void {
       process.once('SIGINT', quit);
       ztunnel.onStopped(() => process.exit(0));
       await ztunnel.start();
-      logger.info({ node: o.node, source: o.config ? { config: o.config } : { controlPlane: o.controlPlane }, capture: o.capture, v8Flags }, 'ztunnel listening');
+      logger.info({ node: o.node, source: o.config ? { config: o.config } : { controlPlane: o.controlPlane }, capture: o.capture, hboneEngine, v8Flags }, 'ztunnel listening');
     });
 }

@@ -155,7 +155,7 @@ export class HboneH2Upstream implements AttemptRunner {
     const source = this.opts.certificate();
     if (!source) throw new Error('waypoint certificate not available');
     const hop = { host: ep.ip, port: 15008 };
-    const tunnel = await this.opts.pool.connect({
+    const tunnel = await this.opts.pool.connectDuplex({
       source,
       expectedIdentities: [{ trustDomain: ep.workload.trustDomain, namespace: ep.workload.namespace, serviceAccount: ep.workload.serviceAccount }],
       nextHop: this.opts.mapNextHop ? this.opts.mapNextHop(hop) : hop,

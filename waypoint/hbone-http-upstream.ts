@@ -160,7 +160,7 @@ export class HboneHttpUpstream implements AttemptRunner {
       }
       aborted.addEventListener('abort', onAbort, { once: true });
       this.opts.pool
-        .connect({
+        .connectDuplex({
           source,
           expectedIdentities: [identityOf(ep.workload)],
           nextHop: this.opts.mapNextHop ? this.opts.mapNextHop(hop) : hop,

@@ -59,7 +59,8 @@ export class WaypointInbound {
 
   constructor(opts: WaypointInboundOptions) {
     this.opts = opts;
-    this.server = new HboneServer({ trustDomain: opts.trustDomain, logger: opts.logger, onConnect: (req) => this.onConnect(req), ...(opts.stats ? { stats: opts.stats } : {}) });
+    // The waypoint terminates tunnels itself (`take`): its HTTP parsers need Node's Duplex streams.
+    this.server = new HboneServer({ trustDomain: opts.trustDomain, logger: opts.logger, engine: 'node', onConnect: (req) => this.onConnect(req), ...(opts.stats ? { stats: opts.stats } : {}) });
   }
 
   /** Takes one accepted socket of the 15008 listener (the waypoint has one certificate). */

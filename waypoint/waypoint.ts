@@ -75,7 +75,8 @@ export class Waypoint {
       fetch: opts.fetchCertificate,
       onError: (id, err) => this.log.warn({ identity: formatIdentity(id), err: (err as Error).message }, 'certificate fetch failed; retrying with backoff'),
     });
-    this.pool = new HbonePool({ logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
+    // Node's engine: the upstream HTTP/1.1 and HTTP/2 clients run on the CONNECT stream as a Duplex.
+    this.pool = new HbonePool({ logger: opts.logger, engine: 'node', ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
     const certificate = () => this.certs.peek(opts.identity);
     this.upstream = new HboneHttpUpstream({ pool: this.pool, certificate, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}), ...(opts.mapNextHop ? { mapNextHop: opts.mapNextHop } : {}) });
     this.upstreamH2 = new HboneH2Upstream({ pool: this.pool, certificate, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}), ...(opts.mapNextHop ? { mapNextHop: opts.mapNextHop } : {}) });

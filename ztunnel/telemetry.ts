@@ -1,10 +1,9 @@
 // Per-connection telemetry of ztunnel (facts §7.1–7.2): Istio's TCP metrics with reporter
 // `source` (outbound) or `destination` (inbound), and exactly one access-log line per connection
 // when it ends — INFO on success, ERROR with `error` on failure (early refusals included).
-import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Service, Workload } from '../shared/config/model.js';
-import { relay, RelayEnd } from '../shared/net/relay.js';
+import { relay, RelayEnd, type RelaySide } from '../shared/net/relay.js';
 import { identityUri, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import { trafficLabels, workloadName, type ResponseFlag, type TcpMetrics, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
@@ -116,7 +115,7 @@ export function relayTracked(
   tracked: TrackedConnection,
   tel: ConnectionTelemetry,
   client: Socket,
-  upstream: Duplex,
+  upstream: RelaySide,
   closedReason: () => string | undefined,
 ): void {
   if (client.destroyed) {

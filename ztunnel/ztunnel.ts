@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { Registry } from 'prom-client';
 import { HbonePool } from '../shared/hbone/pool.js';
+import type { HboneEngine } from '../shared/hbone/settings.js';
 import { listenTcp } from '../shared/net/listen-tcp.js';
 import { HboneServerStats } from '../shared/hbone/server-stats.js';
 import { CertStore, type CertificateFetcher } from '../shared/identity/cert-store.js';
@@ -51,6 +52,8 @@ export interface ZtunnelOptions {
   readonly originalDst: { readonly outbound: OriginalDstResolver; readonly inbound: OriginalDstResolver; readonly inboundPlaintext: OriginalDstResolver };
   /** This node's addresses (default: every interface address). */
   readonly localAddresses?: readonly string[];
+  /** HBONE's HTTP/2 implementation, both ways (default `lean`: shared/h2). */
+  readonly hboneEngine?: HboneEngine;
   readonly connectTimeoutMs?: number;
   readonly capture?: CaptureController;
   readonly registry?: Registry;
@@ -89,7 +92,7 @@ export class Ztunnel {
       fetch: opts.fetchCertificate,
       onError: (id, err) => this.log.warn({ identity: formatIdentity(id), err: (err as Error).message }, 'certificate fetch failed; retrying with backoff'),
     });
-    this.pool = new HbonePool({ logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
+    this.pool = new HbonePool({ logger: opts.logger, engine: opts.hboneEngine ?? 'lean', ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
     this.hboneStats = new HboneServerStats(this.registry);
     const localAddresses = new Set(opts.localAddresses ?? Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address)));
     this.ctx = {
@@ -105,7 +108,7 @@ export class Ztunnel {
       localAddresses,
     };
     if (opts.capture) this.life.pending.add('capture');
-    this.inbound = new HboneInbound(this.ctx, opts.originalDst.inbound, this.hboneStats);
+    this.inbound = new HboneInbound(this.ctx, opts.originalDst.inbound, this.hboneStats, opts.hboneEngine ?? 'lean');
     this.plaintext = new PlaintextInbound(this.ctx, opts.originalDst.inboundPlaintext);
     this.outbound = new Outbound(this.ctx, this.pool, opts.originalDst.outbound, opts.mapNextHop ? { mapNextHop: opts.mapNextHop } : {});
     this.admin = new AdminServers({

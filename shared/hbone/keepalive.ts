@@ -1,13 +1,19 @@
 // HTTP/2 PING keepalive for HBONE sessions, on both ends (ztunnel runs the same driver on its
 // client and server): a PING every interval, and the session is declared dead when no ack came
 // within the timeout. A PING is also a write, so it surfaces a peer reset Node had not noticed.
-import type { Http2Session } from 'node:http2';
+import type { EventEmitter } from 'node:events';
+
+/** What the driver needs of a session: node:http2's and shared/h2's both have it. */
+export interface PingableSession {
+  readonly destroyed: boolean;
+  ping(callback: (err: Error | null) => void): boolean;
+}
 
 export interface Keepalive {
   stop(): void;
 }
 
-export function startKeepalive(session: Http2Session, opts: { intervalMs: number; timeoutMs: number; onDead: () => void }): Keepalive {
+export function startKeepalive(session: PingableSession, opts: { intervalMs: number; timeoutMs: number; onDead: () => void }): Keepalive {
   let lastAckAt = Date.now();
   const timer = setInterval(() => {
     if (session.destroyed) return clearInterval(timer);
@@ -25,6 +31,6 @@ export function startKeepalive(session: Http2Session, opts: { intervalMs: number
     }
   }, opts.intervalMs);
   timer.unref();
-  session.once('close', () => clearInterval(timer));
+  (session as unknown as EventEmitter).once('close', () => clearInterval(timer));
   return { stop: () => clearInterval(timer) };
 }

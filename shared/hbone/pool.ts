@@ -3,15 +3,18 @@
 // if the peer says so); one connect in flight per key, so a burst of 1000 callers makes one
 // session, not 1000. PING every 10 s, dead after 20 s silent; idle sessions released after 5 min;
 // a GOAWAY stops new streams on that session but lets in-flight ones finish.
+import type { EventEmitter } from 'node:events';
 import http2, { constants as h2c, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import tls from 'node:tls';
+import { H2Session } from '../h2/h2-session.js';
+import type { H2Stream } from '../h2/h2-stream.js';
 import type { Logger } from '../log.js';
 import { ErrorCode, MeshError } from '../errors.js';
 import type { Identity } from '../identity/spiffe.js';
 import { hboneAlpn, secureContextFor, serverIdentityChecker } from '../identity/tls.js';
 import type { WorkloadCertificate } from '../identity/workload-certificate.js';
 import { startKeepalive, type Keepalive } from './keepalive.js';
-import { clientH2Settings, HboneDefaults, sessionLimits } from './settings.js';
+import { clientH2Settings, HboneDefaults, leanSessionOptions, sessionLimits, type HboneEngine } from './settings.js';
 
 export interface HboneTarget {
   /** The certificate this connection is made with (the source workload's identity). */
@@ -38,13 +41,21 @@ export interface HbonePoolOptions {
   readonly pingIntervalMs?: number;
   readonly pingTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
+  /**
+   * The HTTP/2 implementation: `lean` (shared/h2, the default) or `node` (node:http2, whose
+   * streams are the Duplexes the waypoint's HTTP clients need: connectDuplex()).
+   */
+  readonly engine?: HboneEngine;
 }
+
+/** A CONNECT stream answered 200: a byte duplex for relay(). */
+export type HboneTunnelStream = ClientHttp2Stream | H2Stream;
 
 type SessionPhase = 'ready' | 'draining' | 'closed';
 
 interface PooledSession {
   readonly key: string;
-  readonly session: ClientHttp2Session;
+  readonly session: ClientHttp2Session | H2Session;
   phase: SessionPhase;
   active: number;
   idleTimer?: NodeJS.Timeout;
@@ -77,6 +88,7 @@ export class HbonePool {
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
   private readonly idleTimeoutMs: number;
+  private readonly engine: HboneEngine;
   private closed = false;
 
   constructor(opts: HbonePoolOptions) {
@@ -86,6 +98,7 @@ export class HbonePool {
     this.pingIntervalMs = opts.pingIntervalMs ?? HboneDefaults.pingIntervalMs;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? HboneDefaults.pingTimeoutMs;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? HboneDefaults.poolIdleTimeoutMs;
+    this.engine = opts.engine ?? 'lean';
   }
 
   /** Keys with sessions or a connect in flight (for leak checks). */
@@ -107,10 +120,19 @@ export class HbonePool {
   }
 
   /**
+   * The waypoint's connect(): the same, as a Node Http2Stream (a Duplex its HTTP clients run
+   * on), so only with the `node` engine.
+   */
+  async connectDuplex(opts: HboneConnectOptions): Promise<ClientHttp2Stream> {
+    if (this.engine !== 'node') throw new MeshError(ErrorCode.HboneConnect, 'HbonePool.connectDuplex() needs the node engine');
+    return (await this.connect(opts)) as ClientHttp2Stream;
+  }
+
+  /**
    * Opens a CONNECT stream and resolves once the server answered 200: the stream is then a
    * plain byte duplex. Any other status rejects with MeshError(HBONE_STATUS) carrying `status`.
    */
-  async connect(opts: HboneConnectOptions): Promise<ClientHttp2Stream> {
+  async connect(opts: HboneConnectOptions): Promise<HboneTunnelStream> {
     const timeoutMs = opts.timeoutMs ?? this.connectTimeoutMs;
     // The common case, a ready session with a free slot and no caller signal, needs no
     // AbortController: the CONNECT's own timer is the deadline (a controller and its listeners
@@ -239,12 +261,14 @@ export class HbonePool {
       this.log.debug({ err: err.message }, 'hbone client socket error');
     });
     socket.setKeepAlive(true, HboneDefaults.tcpKeepAliveMs);
-    const session = http2.connect(`https://${target.nextHop.host}:${target.nextHop.port}`, {
-      createConnection: () => socket,
-      settings: clientH2Settings(),
-      ...sessionLimits,
-      peerMaxConcurrentStreams: this.maxStreams,
-    });
+    const session = this.engine === 'lean'
+      ? new H2Session(socket, leanSessionOptions('client'))
+      : http2.connect(`https://${target.nextHop.host}:${target.nextHop.port}`, {
+        createConnection: () => socket,
+        settings: clientH2Settings(),
+        ...sessionLimits,
+        peerMaxConcurrentStreams: this.maxStreams,
+      });
     const pooled: PooledSession = {
       key,
       session,
@@ -268,7 +292,7 @@ export class HbonePool {
     session.on('remoteSettings', (settings) => {
       if (settings.maxConcurrentStreams === 0 && pooled.phase === 'ready') pooled.phase = 'draining';
     });
-    session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
+    if (!(session instanceof H2Session)) session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
     // Wait for the server's SETTINGS so the stream limit it advertises is known before use.
     await new Promise<void>((resolve, reject) => {
       const onSettings = (): void => { cleanup(); resolve(); };
@@ -295,15 +319,19 @@ export class HbonePool {
    * Opens the stream on a session whose slot was already reserved. The CONNECT is cancelled when
    * `signal` aborts or, without a signal, after `timeoutMs`.
    */
-  private openStream(pooled: PooledSession, opts: HboneConnectOptions, signal: AbortSignal | undefined, timeoutMs = this.connectTimeoutMs): Promise<ClientHttp2Stream> {
-    let stream: ClientHttp2Stream;
+  private openStream(pooled: PooledSession, opts: HboneConnectOptions, signal: AbortSignal | undefined, timeoutMs = this.connectTimeoutMs): Promise<HboneTunnelStream> {
+    let stream: HboneTunnelStream;
     try {
-      stream = pooled.session.request({ ...opts.headers, ':method': 'CONNECT', ':authority': opts.authority }, { endStream: false });
+      const session = pooled.session;
+      stream = session instanceof H2Session
+        ? session.request({ ':method': 'CONNECT', ':authority': opts.authority, ...(opts.headers as Record<string, string | undefined>) })
+        : session.request({ ...opts.headers, ':method': 'CONNECT', ':authority': opts.authority }, { endStream: false });
     } catch (err) {
       this.release(pooled);
       return Promise.reject(new MeshError(ErrorCode.HboneConnect, `cannot open hbone stream: ${(err as Error).message}`, { cause: err }));
     }
     this.releaseOnClose(stream, pooled);
+    const events = stream as EventEmitter;
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => {
@@ -329,17 +357,17 @@ export class HbonePool {
       const cleanup = (): void => {
         if (signal) signal.removeEventListener('abort', onAbort);
         else clearTimeout(timer);
-        stream.off('response', onResponse);
-        stream.off('error', onError);
-        stream.off('close', onClose);
+        events.off('response', onResponse);
+        events.off('error', onError);
+        events.off('close', onClose);
         // The caller attaches its own handlers next; until then errors must not crash.
-        stream.on('error', noop);
+        events.on('error', noop);
       };
       if (signal) signal.addEventListener('abort', onAbort, { once: true });
       else timer = setTimeout(onAbort, timeoutMs);
-      stream.once('response', onResponse);
-      stream.once('error', onError);
-      stream.once('close', onClose);
+      events.once('response', onResponse);
+      events.once('error', onError);
+      events.once('close', onClose);
     });
   }
 
@@ -348,8 +376,8 @@ export class HbonePool {
    * inline in openStream() it kept that call's whole context (the CONNECT options with their
    * headers, certificate and identities) for the stream's life.
    */
-  private releaseOnClose(stream: ClientHttp2Stream, pooled: PooledSession): void {
-    stream.once('close', () => this.release(pooled));
+  private releaseOnClose(stream: HboneTunnelStream, pooled: PooledSession): void {
+    (stream as EventEmitter).once('close', () => this.release(pooled));
   }
 
   private release(pooled: PooledSession): void {

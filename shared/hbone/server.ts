@@ -3,6 +3,7 @@
 // runs mutual TLS 1.3 + HTTP/2, validates each CONNECT, asks the owner's handler for an upstream,
 // answers 200 only once it has one, and relays. Status codes follow ztunnel's inbound: 400 bad
 // request or authority, 401 denied, 503 unknown or unreachable upstream.
+import type { EventEmitter } from 'node:events';
 import http2, { constants as h2c, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
@@ -10,10 +11,12 @@ import type { Logger } from '../log.js';
 import { checkPeerCertificate, hboneAlpn, hboneTlsOptions } from '../identity/tls.js';
 import { formatIdentity, type Identity } from '../identity/spiffe.js';
 import type { WorkloadCertificate } from '../identity/workload-certificate.js';
+import { H2Session } from '../h2/h2-session.js';
+import { H2Stream, type H2Headers } from '../h2/h2-stream.js';
 import { relay, type RelayResult } from '../net/relay.js';
 import { parseHboneAuthority, type HboneAuthority } from './authority.js';
 import { startKeepalive } from './keepalive.js';
-import { HboneDefaults, serverH2Settings, sessionLimits } from './settings.js';
+import { HboneDefaults, leanSessionOptions, serverH2Settings, sessionLimits, type HboneEngine } from './settings.js';
 import { HboneServerStats } from './server-stats.js';
 
 /** What the owner knows about a socket before TLS (e.g. its original destination). */
@@ -56,10 +59,15 @@ export interface HboneServerOptions {
   readonly closeGraceMs?: number;
   readonly maxConnections?: number;
   readonly stats?: HboneServerStats;
+  /** The HTTP/2 implementation (settings.ts, default `lean`); `take` decisions need `node` (a Duplex stream). */
+  readonly engine?: HboneEngine;
 }
 
+type ServerSession = ServerHttp2Session | H2Session;
+type ServerStream = ServerHttp2Stream | H2Stream;
+
 interface SessionState {
-  readonly session: ServerHttp2Session;
+  readonly session: ServerSession;
   readonly peer: Identity;
   streams: number;
   premature: number;
@@ -172,24 +180,28 @@ export class HboneServer {
       this.log.info({ peer: socket.remoteAddress, reason: check.reason, detail: check.detail }, 'hbone peer rejected');
       return refuse();
     }
-    const session = http2.performServerHandshake(socket, { settings: serverH2Settings(), ...sessionLimits });
+    const session: ServerSession = (this.opts.engine ?? 'lean') === 'lean'
+      ? new H2Session(socket, leanSessionOptions('server'))
+      : http2.performServerHandshake(socket, { settings: serverH2Settings(), ...sessionLimits });
+    const events = session as EventEmitter;
     const state: SessionState = { session, peer: check.identity, streams: 0, premature: 0, tickStreams: 0, tickScheduled: false };
     this.sessions.add(state);
     this.stats.sessionOpened();
-    session.on('error', (err) => this.log.debug({ err: err.message }, 'hbone session error'));
-    session.on('close', () => {
+    events.on('error', (err: Error) => this.log.debug({ err: err.message }, 'hbone session error'));
+    events.on('close', () => {
       this.sessions.delete(state);
       this.stats.sessionClosed();
     });
-    session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
+    if (session instanceof H2Session) events.on('streamRejected', (reason: string) => this.stats.rejectStream(0, reason));
+    else session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
     // A client that finishes TLS but never sends its preface/SETTINGS is cut at the handshake timeout.
     const prefaceTimer = setTimeout(() => {
       this.stats.rejectConnection('preface_timeout');
       destroySession(session, h2c.NGHTTP2_CANCEL);
     }, this.opts.handshakeTimeoutMs ?? HboneDefaults.handshakeTimeoutMs);
     prefaceTimer.unref();
-    session.once('remoteSettings', () => clearTimeout(prefaceTimer));
-    session.once('close', () => clearTimeout(prefaceTimer));
+    events.once('remoteSettings', () => clearTimeout(prefaceTimer));
+    events.once('close', () => clearTimeout(prefaceTimer));
     session.setTimeout(this.opts.idleTimeoutMs ?? HboneDefaults.serverIdleTimeoutMs, () => closeThenDestroy(session));
     startKeepalive(session, {
       intervalMs: this.opts.pingIntervalMs ?? HboneDefaults.pingIntervalMs,
@@ -200,12 +212,13 @@ export class HboneServer {
       },
     });
     this.limitControlFrames(session);
-    session.on('stream', (stream, headers) => this.onStream(state, stream, headers, context, socket));
+    events.on('stream', (stream: ServerStream, headers: IncomingHttpHeaders | H2Headers) => this.onStream(state, stream, headers, context, socket));
     if (this.closing) session.close();
   }
 
-  private onStream(state: SessionState, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, context: HboneSocketContext, socket: TLSSocket): void {
-    stream.on('error', (err) => this.log.debug({ err: err.message }, 'hbone stream error'));
+  private onStream(state: SessionState, stream: ServerStream, headers: IncomingHttpHeaders | H2Headers, context: HboneSocketContext, socket: TLSSocket): void {
+    const streamEvents = stream as EventEmitter;
+    streamEvents.on('error', (err: Error) => this.log.debug({ err: err.message }, 'hbone stream error'));
     state.streams++;
     this.stats.streamOpened();
     const openedAt = Date.now();
@@ -219,7 +232,7 @@ export class HboneServer {
     };
     let responded = false;
     let closedByUs = false;
-    stream.once('close', () => {
+    streamEvents.once('close', () => {
       this.stats.streamClosed();
       if (!responded || stream.rstCode !== h2c.NGHTTP2_NO_ERROR) abortRequest();
       // Only resets the peer sent count as premature: our own refusals are not the peer's doing.
@@ -279,6 +292,7 @@ export class HboneServer {
       (decision) => {
         if (decision.status !== 200) return reply(decision.status, decision.reason);
         if ('take' in decision) {
+          if (stream instanceof H2Stream) return reply(503, 'take_needs_node_engine');
           if (stream.destroyed || aborted) return;
           responded = true;
           if (!respondSafely(stream, 200, false)) return;
@@ -313,7 +327,7 @@ export class HboneServer {
    * PING and SETTINGS each make us write an ACK: a paced flood of them stays under nghttp2's
    * outstanding-ACK limit yet burns CPU forever. More than the budget per second closes the session.
    */
-  private limitControlFrames(session: ServerHttp2Session): void {
+  private limitControlFrames(session: ServerSession): void {
     let windowStart = Date.now();
     let count = 0;
     const onFrame = (): void => {
@@ -328,8 +342,8 @@ export class HboneServer {
         destroySession(session, h2c.NGHTTP2_ENHANCE_YOUR_CALM);
       }
     };
-    session.on('ping', onFrame);
-    session.on('remoteSettings', onFrame);
+    (session as EventEmitter).on('ping', onFrame);
+    (session as EventEmitter).on('remoteSettings', onFrame);
   }
 
   /** Caps streams accepted per event-loop turn so one session cannot starve the others. */
@@ -359,7 +373,7 @@ export class HboneServer {
 }
 
 /** Responds unless the peer already reset the stream (a race, not an error worth a crash). */
-function respondSafely(stream: ServerHttp2Stream, status: number, endStream: boolean): boolean {
+function respondSafely(stream: ServerStream, status: number, endStream: boolean): boolean {
   if (stream.destroyed || stream.headersSent) return false;
   try {
     stream.respond({ ':status': status }, { endStream });
@@ -373,23 +387,23 @@ function respondSafely(stream: ServerHttp2Stream, status: number, endStream: boo
  * GOAWAY, then destroy if the session has not closed within the grace period: a peer that
  * reset its connection can leave Node's queued GOAWAY unwritten and the session open forever.
  */
-function closeThenDestroy(session: ServerHttp2Session, graceMs = HboneDefaults.closeGraceMs): void {
+function closeThenDestroy(session: ServerSession, graceMs = HboneDefaults.closeGraceMs): void {
   if (session.destroyed) return;
   if (!session.closed) session.close();
   const timer = setTimeout(() => destroySession(session, h2c.NGHTTP2_CANCEL), graceMs);
   timer.unref();
-  session.once('close', () => clearTimeout(timer));
+  (session as EventEmitter).once('close', () => clearTimeout(timer));
 }
 
 /**
  * Destroys with an error and a GOAWAY code. A plain destroy() right after a peer left an open
  * tunnel was seen to spin Node 20 below JavaScript; destroy(err, code) does not.
  */
-function destroySession(session: ServerHttp2Session, code: number): void {
+function destroySession(session: ServerSession, code: number): void {
   if (!session.destroyed) session.destroy(new Error('hbone: session closed by server'), code);
 }
 
-function headerListBytes(headers: IncomingHttpHeaders): number {
+function headerListBytes(headers: IncomingHttpHeaders | H2Headers): number {
   let total = 0;
   for (const name in headers) {
     const value = headers[name];

@@ -1,5 +1,6 @@
 // HBONE tuning in one place, with ztunnel's values (istio-ambient-facts §1.2–§1.5) as defaults.
 import type { Settings } from 'node:http2';
+import type { H2SessionOptions } from '../h2/h2-session.js';
 
 export const HboneDefaults = {
   port: 15008,
@@ -65,3 +66,24 @@ export const sessionLimits = {
   maxSettings: HboneDefaults.maxSettings,
   maxHeaderListPairs: 128,
 } as const;
+
+/** Which HTTP/2 implementation carries HBONE: shared/h2 (`lean`) or node:http2 (`node`). */
+export type HboneEngine = 'lean' | 'node';
+export const hboneEngines: readonly HboneEngine[] = ['lean', 'node'];
+
+/** The same SETTINGS and limits for the lean engine (shared/h2/h2-session.ts). */
+export function leanSessionOptions(role: 'client' | 'server'): H2SessionOptions {
+  return {
+    role,
+    settings: {
+      initialWindowSize: HboneDefaults.streamWindowBytes,
+      maxFrameSize: HboneDefaults.maxFrameBytes,
+      maxHeaderListSize: role === 'server' ? HboneDefaults.serverMaxHeaderListBytes : HboneDefaults.clientMaxHeaderListBytes,
+      ...(role === 'server' ? { maxConcurrentStreams: HboneDefaults.serverMaxConcurrentStreams } : {}),
+    },
+    connectionWindowBytes: HboneDefaults.connectionWindowBytes,
+    maxHeldBytes: HboneDefaults.maxSessionMemoryMb * 1024 * 1024,
+    maxOutstandingPings: HboneDefaults.maxOutstandingPings,
+    maxSettingsEntries: HboneDefaults.maxSettings,
+  };
+}

@@ -11,6 +11,7 @@
 import { constants as h2c, type Http2Stream } from 'node:http2';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { H2Stream } from '../h2/h2-stream.js';
 
 export const RelayEnd = {
   /** Both directions finished with FIN/END_STREAM. */
@@ -31,6 +32,9 @@ export type RelayEnd = (typeof RelayEnd)[keyof typeof RelayEnd];
 export const maxQueuedBytes = 256 * 1024;
 /** A chunk at least this large into a TCP socket starts a write batch for the rest of this event-loop turn. */
 const batchMinBytes = 4096;
+
+/** Either end of a relay: a socket, a Node stream, or a lean HBONE stream (shared/h2). */
+export type RelaySide = Duplex | H2Stream;
 
 export interface RelayResult {
   readonly end: RelayEnd;
@@ -88,8 +92,10 @@ function onSideFinish(this: Side): void {
  * Relays until both directions end or either side fails; resolves once, never rejects.
  * `a` and `b` must allow half-open (net sockets need `allowHalfOpen: true`).
  */
-export function relay(a: Duplex, b: Duplex, signal?: AbortSignal): Promise<RelayResult> {
-  return new Promise((resolve) => new Relay(a, b, resolve).start(signal));
+export function relay(a: RelaySide, b: RelaySide, signal?: AbortSignal): Promise<RelayResult> {
+  // An H2Stream has the members of a Duplex a relay uses (events, write, end, pause, resume,
+  // writableLength, writableFinished, close(code)).
+  return new Promise((resolve) => new Relay(a as Duplex, b as Duplex, resolve).start(signal));
 }
 
 class Relay {

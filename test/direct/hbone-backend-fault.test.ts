@@ -2,11 +2,12 @@
 // to RST_STREAM(CONNECT_ERROR) on that stream only (RFC 9113 §8.5), and a backend FIN maps to
 // END_STREAM while the client may keep sending until it closes too.
 import assert from 'node:assert/strict';
-import { constants as h2c, type ClientHttp2Stream } from 'node:http2';
+import { constants as h2c } from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { HboneConnectHandler } from '../../shared/hbone/server.js';
 import type { RelayResult } from '../../shared/net/relay.js';
+import type { HboneTunnelStream } from '../../shared/hbone/pool.js';
 import { HboneHarness } from '../support/hbone-harness.js';
 import { connectToAuthority, createTestMesh, eventually, type TestMesh } from '../support/mesh.js';
 import { within } from '../support/within.js';
@@ -93,15 +94,15 @@ afterEach(async () => {
   await backend?.close();
 });
 
-function connect(port: number): Promise<ClientHttp2Stream> {
+function connect(port: number): Promise<HboneTunnelStream> {
   return h.pool.connect({ source: mesh.clientCert, expectedIdentities: [mesh.serverId], nextHop: { host: '127.0.0.1', port: h.port }, authority: `127.0.0.1:${port}` });
 }
 
-function nextData(stream: ClientHttp2Stream): Promise<string> {
+function nextData(stream: HboneTunnelStream): Promise<string> {
   return within(new Promise((resolve) => stream.once('data', (d: Buffer) => resolve(d.toString()))), 5000, 'data on the stream');
 }
 
-function closed(stream: ClientHttp2Stream): Promise<void> {
+function closed(stream: HboneTunnelStream): Promise<void> {
   if (stream.closed) return Promise.resolve();
   return within(new Promise((resolve) => stream.once('close', () => resolve())), 5000, 'the stream to close');
 }

@@ -3,13 +3,14 @@
 // which dials the target (interop-peers.md). Covers tunnels, pooling, identity checks, statuses.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { constants as h2c, type ClientHttp2Stream } from 'node:http2';
+import { constants as h2c } from 'node:http2';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { ErrorCode, isMeshError, type MeshError } from '../../shared/errors.js';
-import { HbonePool, type HboneTarget } from '../../shared/hbone/pool.js';
+import { HbonePool, type HboneTarget, type HboneTunnelStream } from '../../shared/hbone/pool.js';
+import { hboneEngines } from '../../shared/hbone/settings.js';
 import type { Identity } from '../../shared/identity/spiffe.js';
 import { silentLogger } from '../../shared/log.js';
 import { createTestMesh, eventually, identity, startEcho, type TestMesh } from '../support/mesh.js';
@@ -67,7 +68,7 @@ function nghttpxArgs(o: { port: number; backendPort: number; keyFile: string; ce
  * chain does not carry our END_STREAM to the target as a FIN, so the echo never ends its side:
  * the byte count, not END_STREAM, says when the echo is complete.
  */
-function roundTrip(stream: ClientHttp2Stream, payload: Buffer, timeoutMs = 15_000): Promise<Buffer> {
+function roundTrip(stream: HboneTunnelStream, payload: Buffer, timeoutMs = 15_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -94,7 +95,7 @@ function roundTrip(stream: ClientHttp2Stream, payload: Buffer, timeoutMs = 15_00
   });
 }
 
-function closeStream(stream: ClientHttp2Stream): Promise<void> {
+function closeStream(stream: HboneTunnelStream): Promise<void> {
   if (stream.closed) return Promise.resolve();
   return new Promise((resolve) => {
     stream.once('close', () => resolve());
@@ -166,9 +167,6 @@ describe('HbonePool against nghttpx --http2-proxy with tinyproxy', { skip, timeo
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  beforeEach(() => {
-    pool = new HbonePool({ logger: silentLogger(), connectTimeoutMs: 5_000 });
-  });
 
   afterEach(async () => {
     await pool.close();
@@ -179,65 +177,75 @@ describe('HbonePool against nghttpx --http2-proxy with tinyproxy', { skip, timeo
     for (const { name, proc } of processes) assert.equal(proc.exitReason(), undefined, `${name} died during the test:\n${proc.output()}`);
   });
 
-  it('tunnels bytes to the echo backend and back unchanged', async () => {
-    const payload = randomBytes(256 * 1024);
-    const receivedBefore = echo.received();
-    const stream = await pool.connect({ ...target(nghttpxPort), authority: `127.0.0.1:${echo.port}` });
-    const back = await roundTrip(stream, payload);
-    assert.equal(back.length, payload.length);
-    assert.ok(back.equals(payload), 'the bytes that came back differ from the bytes sent');
-    assert.equal(echo.received() - receivedBefore, payload.length);
-    await closeStream(stream);
-  });
 
-  it('carries several concurrent streams over one pooled session', async () => {
-    const count = 8;
-    const payloads = Array.from({ length: count }, () => randomBytes(64 * 1024));
-    const streams = await Promise.all(payloads.map(() => pool.connect({ ...target(nghttpxPort), authority: `127.0.0.1:${echo.port}` })));
-    try {
+  // Both HTTP/2 engines of the pool (settings.ts) against nghttp2's server.
+  for (const engine of hboneEngines) {
+    describe(`with the ${engine} engine`, () => {
+      beforeEach(() => {
+        pool = new HbonePool({ logger: silentLogger(), connectTimeoutMs: 5_000, engine });
+      });
+
+    it('tunnels bytes to the echo backend and back unchanged', async () => {
+      const payload = randomBytes(256 * 1024);
+      const receivedBefore = echo.received();
+      const stream = await pool.connect({ ...target(nghttpxPort), authority: `127.0.0.1:${echo.port}` });
+      const back = await roundTrip(stream, payload);
+      assert.equal(back.length, payload.length);
+      assert.ok(back.equals(payload), 'the bytes that came back differ from the bytes sent');
+      assert.equal(echo.received() - receivedBefore, payload.length);
+      await closeStream(stream);
+    });
+
+    it('carries several concurrent streams over one pooled session', async () => {
+      const count = 8;
+      const payloads = Array.from({ length: count }, () => randomBytes(64 * 1024));
+      const streams = await Promise.all(payloads.map(() => pool.connect({ ...target(nghttpxPort), authority: `127.0.0.1:${echo.port}` })));
+      try {
+        assert.equal(pool.sessionCount(), 1);
+        assert.equal(pool.activeStreams(), count);
+        const backs = await Promise.all(streams.map((s, i) => roundTrip(s, payloads[i]!)));
+        backs.forEach((back, i) => assert.ok(back.equals(payloads[i]!), `stream ${i} got back different bytes`));
+        assert.equal(pool.sessionCount(), 1);
+      } finally {
+        await Promise.all(streams.map(closeStream));
+      }
+    });
+
+    it('refuses nghttpx when its certificate carries another SPIFFE identity than expected, before any stream', async () => {
+      const receivedBefore = echo.received();
+      const expected = identity('default', 'not-nghttpx');
+      await assert.rejects(pool.connect({ ...target(nghttpxPort, expected), authority: `127.0.0.1:${echo.port}` }), (err: unknown) => {
+        assert.ok(isMeshError(err, ErrorCode.HboneConnect), `expected MeshError ${ErrorCode.HboneConnect}, got ${String(err)}`);
+        assert.match(err.message, /identity_mismatch/);
+        assert.match(err.message, /spiffe:\/\/cluster\.local\/ns\/default\/sa\/server/);
+        return true;
+      });
+      assert.equal(pool.sessionCount(), 0);
+      assert.equal(echo.received(), receivedBefore, 'the echo backend must receive nothing');
+    });
+
+    it('rejects with HBONE_STATUS carrying the 500 tinyproxy answers when the CONNECT target is unreachable', async () => {
+      // tinyproxy answers "500 Unable to connect" and nghttpx relays it; nghttpx's own 502 is for
+      // an unreachable backend proxy (next test). The session stays usable afterwards.
+      await assert.rejects(pool.connect({ ...target(nghttpxPort), authority: `127.0.0.1:${unreachablePort}` }), (err: unknown) => {
+        assert.ok(isMeshError(err, ErrorCode.HboneStatus), `expected MeshError ${ErrorCode.HboneStatus}, got ${String(err)}`);
+        assert.equal((err as MeshError & { status?: number }).status, 500);
+        return true;
+      });
+      const payload = randomBytes(4096);
+      const stream = await pool.connect({ ...target(nghttpxPort), authority: `127.0.0.1:${echo.port}` });
+      assert.ok((await roundTrip(stream, payload)).equals(payload));
       assert.equal(pool.sessionCount(), 1);
-      assert.equal(pool.activeStreams(), count);
-      const backs = await Promise.all(streams.map((s, i) => roundTrip(s, payloads[i]!)));
-      backs.forEach((back, i) => assert.ok(back.equals(payloads[i]!), `stream ${i} got back different bytes`));
-      assert.equal(pool.sessionCount(), 1);
-    } finally {
-      await Promise.all(streams.map(closeStream));
-    }
-  });
-
-  it('refuses nghttpx when its certificate carries another SPIFFE identity than expected, before any stream', async () => {
-    const receivedBefore = echo.received();
-    const expected = identity('default', 'not-nghttpx');
-    await assert.rejects(pool.connect({ ...target(nghttpxPort, expected), authority: `127.0.0.1:${echo.port}` }), (err: unknown) => {
-      assert.ok(isMeshError(err, ErrorCode.HboneConnect), `expected MeshError ${ErrorCode.HboneConnect}, got ${String(err)}`);
-      assert.match(err.message, /identity_mismatch/);
-      assert.match(err.message, /spiffe:\/\/cluster\.local\/ns\/default\/sa\/server/);
-      return true;
+      await closeStream(stream);
     });
-    assert.equal(pool.sessionCount(), 0);
-    assert.equal(echo.received(), receivedBefore, 'the echo backend must receive nothing');
-  });
 
-  it('rejects with HBONE_STATUS carrying the 500 tinyproxy answers when the CONNECT target is unreachable', async () => {
-    // tinyproxy answers "500 Unable to connect" and nghttpx relays it; nghttpx's own 502 is for
-    // an unreachable backend proxy (next test). The session stays usable afterwards.
-    await assert.rejects(pool.connect({ ...target(nghttpxPort), authority: `127.0.0.1:${unreachablePort}` }), (err: unknown) => {
-      assert.ok(isMeshError(err, ErrorCode.HboneStatus), `expected MeshError ${ErrorCode.HboneStatus}, got ${String(err)}`);
-      assert.equal((err as MeshError & { status?: number }).status, 500);
-      return true;
+    it('rejects with HBONE_STATUS 502 when nghttpx cannot reach its backend proxy', async () => {
+      await assert.rejects(pool.connect({ ...target(nghttpxNoBackendPort), authority: `127.0.0.1:${echo.port}` }), (err: unknown) => {
+        assert.ok(isMeshError(err, ErrorCode.HboneStatus), `expected MeshError ${ErrorCode.HboneStatus}, got ${String(err)}`);
+        assert.equal((err as MeshError & { status?: number }).status, 502);
+        return true;
+      });
     });
-    const payload = randomBytes(4096);
-    const stream = await pool.connect({ ...target(nghttpxPort), authority: `127.0.0.1:${echo.port}` });
-    assert.ok((await roundTrip(stream, payload)).equals(payload));
-    assert.equal(pool.sessionCount(), 1);
-    await closeStream(stream);
-  });
-
-  it('rejects with HBONE_STATUS 502 when nghttpx cannot reach its backend proxy', async () => {
-    await assert.rejects(pool.connect({ ...target(nghttpxNoBackendPort), authority: `127.0.0.1:${echo.port}` }), (err: unknown) => {
-      assert.ok(isMeshError(err, ErrorCode.HboneStatus), `expected MeshError ${ErrorCode.HboneStatus}, got ${String(err)}`);
-      assert.equal((err as MeshError & { status?: number }).status, 502);
-      return true;
     });
-  });
+  }
 });

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { formatHboneAuthority } from '../../shared/hbone/authority.js';
 import { HboneServer, type HboneConnectDecision, type HboneConnectRequest } from '../../shared/hbone/server.js';
 import type { HboneServerStats } from '../../shared/hbone/server-stats.js';
+import type { HboneEngine } from '../../shared/hbone/settings.js';
 import { connectTcp } from '../../shared/net/connect.js';
 import { RelayEnd } from '../../shared/net/relay.js';
 import { identityOf, type ZtunnelContext } from '../context.js';
@@ -18,12 +19,13 @@ export class HboneInbound {
   private readonly ctx: ZtunnelContext;
   private readonly originalDst: OriginalDstResolver;
 
-  constructor(ctx: ZtunnelContext, originalDst: OriginalDstResolver, stats?: HboneServerStats) {
+  constructor(ctx: ZtunnelContext, originalDst: OriginalDstResolver, stats?: HboneServerStats, engine: HboneEngine = 'lean') {
     this.ctx = ctx;
     this.originalDst = originalDst;
     this.server = new HboneServer({
       trustDomain: ctx.trustDomain,
       logger: ctx.log,
+      engine,
       onConnect: (req) => this.onConnect(req),
       ...(stats ? { stats } : {}),
     });

@@ -3,10 +3,9 @@
 // through the pool with the source workload's certificate and the expected peer identities, or
 // plain TCP passthrough for destinations outside the mesh. Failures reset the client.
 import type { Socket } from 'node:net';
-import type { ClientHttp2Stream } from 'node:http2';
 import { isMeshError, ErrorCode } from '../../shared/errors.js';
 import { buildConnectHeaders } from '../../shared/hbone/connect-headers.js';
-import type { HbonePool } from '../../shared/hbone/pool.js';
+import type { HbonePool, HboneTunnelStream } from '../../shared/hbone/pool.js';
 import { connectTcp } from '../../shared/net/connect.js';
 import type { ResponseFlag } from '../../shared/telemetry/tcp-metrics.js';
 import { workloadName } from '../../shared/telemetry/tcp-metrics.js';
@@ -81,7 +80,7 @@ export class Outbound {
       socket.resetAndDestroy();
       return;
     }
-    let upstream: Socket | ClientHttp2Stream | undefined;
+    let upstream: Socket | HboneTunnelStream | undefined;
     let closedReason: string | undefined;
     // Only a passthrough connect takes an abort signal; an HBONE CONNECT has its own deadline in
     // the pool, and a close() meanwhile is acted on once it settles. Without a signal the pool
