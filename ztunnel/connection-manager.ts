@@ -34,7 +34,21 @@ export class ConnectionManager {
   private readonly drained = new Set<() => void>();
 
   register(c: Omit<TrackedConnection, 'id' | 'openedAtMs'>): TrackedConnection {
-    const tracked: TrackedConnection = { ...c, id: this.nextId++, openedAtMs: Date.now() };
+    // One literal with every field, in one order: `{ ...c, id }` over callers' literals (built with
+    // a conditional spread and a closure) gave each of 10,000s of live connections its own hidden
+    // class (a Map + DescriptorArray, ~0.3 KB each in heap snapshots).
+    const tracked: TrackedConnection = {
+      id: this.nextId++,
+      direction: c.direction,
+      src: c.src,
+      originalDst: c.originalDst,
+      actualDst: c.actualDst,
+      protocol: c.protocol,
+      peer: c.peer,
+      workloadUid: c.workloadUid,
+      openedAtMs: Date.now(),
+      close: c.close,
+    };
     this.live.set(tracked.id, tracked);
     return tracked;
   }
