@@ -385,7 +385,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       }
       stream.responded = true;
       if (endStream) stream.endReceived = true;
-      stream.emit('response', headers);
+      stream.gotResponse(headers);
       if (endStream && !stream.destroyed) stream.receiveEnd();
       return;
     }

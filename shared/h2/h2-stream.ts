@@ -60,6 +60,7 @@ export class H2Stream extends EventEmitter {
   private heldEnd = false;
   private needDrain = false;
   private closeScheduled = false;
+  private waiter: { readonly ok: (headers: H2Headers) => void; readonly fail: (err: Error) => void } | undefined;
 
   constructor(owner: H2StreamOwner, id: number, sendWindow: number, recvWindow: number) {
     super();
@@ -142,6 +143,26 @@ export class H2Stream extends EventEmitter {
     super.on(event, listener);
     if (event === 'data' && this.paused && !this.explicitlyPaused) this.resume();
     return this;
+  }
+
+  /**
+   * Client: `ok` gets the final response, `fail` an error if the stream ends first. Without a
+   * waiter the response is a 'response' event (callbacks leave no listener entries behind).
+   */
+  awaitResponse(ok: (headers: H2Headers) => void, fail: (err: Error) => void): void {
+    this.waiter = { ok, fail };
+  }
+
+  cancelResponseWait(): void {
+    this.waiter = undefined;
+  }
+
+  /** The session's side: the final response arrived. */
+  gotResponse(headers: H2Headers): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter) waiter.ok(headers);
+    else this.emit('response', headers);
   }
 
   pause(): this {
@@ -241,6 +262,9 @@ export class H2Stream extends EventEmitter {
       this.owner.heldChanged(-bytes);
     }
     this.owner.streamClosed(this);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter) waiter.fail(new Error(`stream closed (code ${code})`));
     if (code !== H2Code.NoError && code !== H2Code.Cancel && this.listenerCount('error') > 0) {
       const err = new Error(`stream closed with error code ${code}`) as Error & { code?: string };
       err.code = 'ERR_HTTP2_STREAM_ERROR';

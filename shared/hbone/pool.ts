@@ -7,7 +7,7 @@ import type { EventEmitter } from 'node:events';
 import http2, { constants as h2c, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import tls from 'node:tls';
 import { H2Session } from '../h2/h2-session.js';
-import type { H2Stream } from '../h2/h2-stream.js';
+import { H2Stream, type H2Headers } from '../h2/h2-stream.js';
 import type { Logger } from '../log.js';
 import { ErrorCode, MeshError } from '../errors.js';
 import type { Identity } from '../identity/spiffe.js';
@@ -340,7 +340,7 @@ export class HbonePool {
         const cause: unknown = signal ? signal.reason : connectTimeout(opts.authority);
         reject(new MeshError(ErrorCode.HboneTimeout, `hbone CONNECT ${opts.authority} aborted or timed out`, { cause }));
       };
-      const onResponse = (headers: http2.IncomingHttpHeaders): void => {
+      const onResponse = (headers: http2.IncomingHttpHeaders | H2Headers): void => {
         cleanup();
         const status = Number(headers[':status']);
         if (status === 200) return resolve(stream);
@@ -357,6 +357,7 @@ export class HbonePool {
       const cleanup = (): void => {
         if (signal) signal.removeEventListener('abort', onAbort);
         else clearTimeout(timer);
+        if (stream instanceof H2Stream) return stream.cancelResponseWait();
         events.off('response', onResponse);
         events.off('error', onError);
         events.off('close', onClose);
@@ -365,6 +366,9 @@ export class HbonePool {
       };
       if (signal) signal.addEventListener('abort', onAbort, { once: true });
       else timer = setTimeout(onAbort, timeoutMs);
+      // A lean stream takes the two callbacks directly: listeners added and removed again would
+      // turn its listener table into a dictionary (~0.3 KB more per open tunnel).
+      if (stream instanceof H2Stream) return stream.awaitResponse(onResponse, onError);
       events.once('response', onResponse);
       events.once('error', onError);
       events.once('close', onClose);
