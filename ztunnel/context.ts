@@ -23,6 +23,15 @@ export interface ZtunnelContext {
   readonly localAddresses: ReadonlySet<string>;
 }
 
-export function identityOf(w: Pick<Workload, 'trustDomain' | 'namespace' | 'serviceAccount'>): Identity {
-  return { trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount };
+type IdentityFields = Pick<Workload, 'trustDomain' | 'namespace' | 'serviceAccount'>;
+/** One Identity per workload object (a model's workloads are immutable): not a copy per connection. */
+const identities = new WeakMap<IdentityFields, Identity>();
+
+export function identityOf(w: IdentityFields): Identity {
+  let id = identities.get(w);
+  if (id === undefined) {
+    id = { trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount };
+    identities.set(w, id);
+  }
+  return id;
 }

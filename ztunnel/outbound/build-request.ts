@@ -8,6 +8,7 @@
 import { serviceKey, type Service, type Workload } from '../../shared/config/model.js';
 import type { ModelIndex } from '../../shared/config/model-index.js';
 import type { Identity } from '../../shared/identity/spiffe.js';
+import { identityOf } from '../context.js';
 
 export const hbonePort = 15008;
 /** Ports a captured connection may never target: ztunnel's own listeners (ztunnel's illegal_ports). */
@@ -36,10 +37,6 @@ export interface BuildOptions {
 }
 
 const formatAddr = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
-
-function identityOf(w: Workload): Identity {
-  return { trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount };
-}
 
 const randomPick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
