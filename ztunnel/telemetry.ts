@@ -3,7 +3,7 @@
 // when it ends — INFO on success, ERROR with `error` on failure (early refusals included).
 import type { Socket } from 'node:net';
 import type { Service, Workload } from '../shared/config/model.js';
-import { relay, RelayEnd, type RelaySide } from '../shared/net/relay.js';
+import { relayThen, RelayEnd, type RelaySide } from '../shared/net/relay.js';
 import { identityUri, type Identity } from '../shared/identity/spiffe.js';
 import type { Logger } from '../shared/log.js';
 import { trafficLabels, workloadName, type ResponseFlag, type TcpMetrics, type TrafficLabels } from '../shared/telemetry/tcp-metrics.js';
@@ -127,7 +127,7 @@ export function relayTracked(
   tel.open();
   // No async function stays suspended for the connection's life (a generator and its promise
   // chain per connection); the relay's settlement alone carries the rest.
-  void relay(client, upstream).then((r) => {
+  relayThen(client, upstream, (r) => {
     ctx.connections.release(tracked);
     tel.end({ sent: r.bytesBtoA, received: r.bytesAtoB }, closedReason() ?? (r.end === RelayEnd.Completed ? undefined : r.error?.message ?? r.end));
   });

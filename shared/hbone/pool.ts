@@ -381,7 +381,8 @@ export class HbonePool {
    * headers, certificate and identities) for the stream's life.
    */
   private releaseOnClose(stream: HboneTunnelStream, pooled: PooledSession): void {
-    (stream as EventEmitter).once('close', () => this.release(pooled));
+    // 'close' comes once: on() spares once()'s wrapper per stream.
+    (stream as EventEmitter).on('close', () => this.release(pooled));
   }
 
   private release(pooled: PooledSession): void {

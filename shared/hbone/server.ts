@@ -13,7 +13,7 @@ import { formatIdentity, type Identity } from '../identity/spiffe.js';
 import type { WorkloadCertificate } from '../identity/workload-certificate.js';
 import { H2Session } from '../h2/h2-session.js';
 import { H2Stream, type H2Headers } from '../h2/h2-stream.js';
-import { relay, type RelayResult } from '../net/relay.js';
+import { relayThen, type RelayResult } from '../net/relay.js';
 import { parseHboneAuthority, type HboneAuthority } from './authority.js';
 import { startKeepalive } from './keepalive.js';
 import { HboneDefaults, leanSessionOptions, serverH2Settings, sessionLimits, type HboneEngine } from './settings.js';
@@ -89,6 +89,8 @@ export class HboneServer {
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<SessionState>();
   private closing = false;
+  /** One listener for every stream's 'error' (not a closure per stream). */
+  private readonly onStreamError = (err: Error): void => this.log.debug({ err: err.message }, 'hbone stream error');
 
   constructor(opts: HboneServerOptions) {
     this.opts = opts;
@@ -218,7 +220,7 @@ export class HboneServer {
 
   private onStream(state: SessionState, stream: ServerStream, headers: IncomingHttpHeaders | H2Headers, context: HboneSocketContext, socket: TLSSocket): void {
     const streamEvents = stream as EventEmitter;
-    streamEvents.on('error', (err: Error) => this.log.debug({ err: err.message }, 'hbone stream error'));
+    streamEvents.on('error', this.onStreamError);
     state.streams++;
     this.stats.streamOpened();
     const openedAt = Date.now();
@@ -232,7 +234,8 @@ export class HboneServer {
     };
     let responded = false;
     let closedByUs = false;
-    streamEvents.once('close', () => {
+    // 'close' comes once: on() spares once()'s wrapper per stream.
+    streamEvents.on('close', () => {
       this.stats.streamClosed();
       if (!responded || stream.rstCode !== h2c.NGHTTP2_NO_ERROR) abortRequest();
       // Only resets the peer sent count as premature: our own refusals are not the peer's doing.
@@ -314,7 +317,7 @@ export class HboneServer {
         // From here the relay's result (onDone) tells how the tunnel ended; the request's signal
         // is not kept per open tunnel (an AbortController with its listener maps, ~0.4 KB).
         abort = undefined;
-        void relay(stream, upstream).then((result) => decision.onDone?.(result));
+        relayThen(stream, upstream, decision.onDone ?? ignoreResult);
       },
       (err: unknown) => {
         this.log.warn({ err: (err as Error)?.message }, 'hbone connect handler failed');
@@ -412,3 +415,5 @@ function headerListBytes(headers: IncomingHttpHeaders | H2Headers): number {
   }
   return total;
 }
+
+function ignoreResult(): void {}
