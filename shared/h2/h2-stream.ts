@@ -60,6 +60,8 @@ export class H2Stream extends EventEmitter {
   private heldEnd = false;
   private needDrain = false;
   private closeScheduled = false;
+  /** Reset with NO_ERROR after the peer's END_STREAM: held data and 'end' are still delivered, then 'close'. */
+  private closeAfterEnd = false;
 
   constructor(owner: H2StreamOwner, id: number, sendWindow: number, recvWindow: number) {
     super();
@@ -84,7 +86,7 @@ export class H2Stream extends EventEmitter {
   }
 
   get readable(): boolean {
-    return !this.destroyed && !this.remoteEnded;
+    return (!this.destroyed || this.closeAfterEnd) && !this.remoteEnded;
   }
 
   get headersSent(): boolean {
@@ -162,12 +164,12 @@ export class H2Stream extends EventEmitter {
       this.owner.heldChanged(-bytes);
       // A consumer may pause again while this runs: the rest is held again, in order.
       for (const chunk of held) {
-        if (this.destroyed) break;
+        if (this.destroyed && !this.closeAfterEnd) break;
         if (this.paused) this.receive(chunk);
         else this.deliver(chunk);
       }
     }
-    if (this.heldEnd && !this.destroyed && !this.paused) this.deliverEnd();
+    if (this.heldEnd && (!this.destroyed || this.closeAfterEnd) && !this.paused) this.deliverEnd();
     return this;
   }
 
@@ -177,6 +179,12 @@ export class H2Stream extends EventEmitter {
 
   /** Resets the stream with `code` (queued data is dropped), as Node's Http2Stream.close(code). */
   close(code: number = H2Code.NoError): void {
+    if (this.closeAfterEnd) {
+      // The consumer gives up on the rest of a completed response.
+      this.closeAfterEnd = false;
+      this.dropHeld();
+      this.scheduleClose();
+    }
     if (this.destroyed) return;
     this.owner.sendReset(this, code);
     this.terminate(code);
@@ -234,19 +242,26 @@ export class H2Stream extends EventEmitter {
     this.rstCode = code;
     this.queue = undefined;
     this.queuedBytes = 0;
-    if (this.held) {
-      let bytes = 0;
-      for (const chunk of this.held) bytes += chunk.length;
-      this.held = undefined;
-      this.owner.heldChanged(-bytes);
-    }
+    // RFC 9113 §8.1: a RST_STREAM(NO_ERROR) after a complete response only asks us to stop
+    // sending; the response must not be discarded, even the part a paused consumer has not read.
+    this.closeAfterEnd = code === H2Code.NoError && this.heldEnd;
+    if (!this.closeAfterEnd) this.dropHeld();
     this.owner.streamClosed(this);
     if (code !== H2Code.NoError && code !== H2Code.Cancel && this.listenerCount('error') > 0) {
       const err = new Error(`stream closed with error code ${code}`) as Error & { code?: string };
       err.code = 'ERR_HTTP2_STREAM_ERROR';
       this.emit('error', err);
     }
-    this.scheduleClose();
+    if (!this.closeAfterEnd) this.scheduleClose();
+  }
+
+  private dropHeld(): void {
+    this.heldEnd = false;
+    if (this.held === undefined) return;
+    let bytes = 0;
+    for (const chunk of this.held) bytes += chunk.length;
+    this.held = undefined;
+    this.owner.heldChanged(-bytes);
   }
 
   private deliver(chunk: Buffer): void {
@@ -259,6 +274,10 @@ export class H2Stream extends EventEmitter {
     if (this.remoteEnded) return;
     this.remoteEnded = true;
     this.emit('end');
+    if (this.closeAfterEnd) {
+      this.closeAfterEnd = false;
+      this.scheduleClose();
+    }
     this.maybeClose();
   }
 

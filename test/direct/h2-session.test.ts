@@ -242,6 +242,47 @@ for (const [title, makePair] of pairings) {
       assert.equal(p.lean.destroyed, true);
     });
 
+    it('holds a complete response that arrives before a data listener, even when RST_STREAM(NO_ERROR) follows it (RFC 9113 §8.1)', async () => {
+      const p = await pair();
+      const s = await p.open();
+      const resets: number[] = [];
+      const original = p.lean.onFrame.bind(p.lean);
+      p.lean.onFrame = (type, flags, streamId, payload) => {
+        if (type === FrameType.RstStream) resets.push(payload.readUInt32BE(0));
+        original(type, flags, streamId, payload);
+      };
+      s.node.write(Buffer.from('early bytes'));
+      s.node.end();
+      assert.ok(await until(() => p.lean['heldBytes'] > 0), 'the bytes were held');
+      await new Promise((r) => setTimeout(r, 100));
+      // nghttp2 as a server ends a stream the client has not ended with RST_STREAM(NO_ERROR).
+      if (p.leanRole === 'client') assert.deepEqual(resets, [H2Code.NoError]);
+      const events: string[] = [];
+      const got: Buffer[] = [];
+      s.lean.on('end', () => events.push('end'));
+      s.lean.on('close', () => events.push('close'));
+      s.lean.on('data', (c: Buffer) => got.push(c));
+      if (p.leanRole === 'server') s.lean.end();
+      assert.ok(await until(() => events.includes('close')), `events: ${events}`);
+      assert.equal(Buffer.concat(got).toString(), 'early bytes');
+      assert.deepEqual(events, ['end', 'close']);
+      assert.equal(p.lean['heldBytes'], 0);
+      assert.equal(p.lean.streamCount, 0);
+    });
+
+    it("drops a held response when the consumer closes the stream instead of reading it, and still emits 'close'", async () => {
+      const p = await pair();
+      const s = await p.open();
+      s.node.write(Buffer.alloc(1000));
+      s.node.end();
+      assert.ok(await until(() => p.lean['heldBytes'] === 1000));
+      await new Promise((r) => setTimeout(r, 50));
+      const closing = new Promise((resolve) => s.lean.once('close', resolve));
+      s.lean.close(H2Code.Cancel);
+      await within(closing, 2000, 'close');
+      assert.equal(p.lean['heldBytes'], 0);
+      assert.equal(p.lean.streamCount, 0);
+    });
   });
 }
 
