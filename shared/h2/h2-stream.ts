@@ -59,6 +59,8 @@ export class H2Stream extends EventEmitter {
   private held: Buffer[] | undefined = undefined;
   private heldEnd = false;
   private needDrain = false;
+  /** resume() ran: what was held is delivered on the next tick (a Readable's resume is async too). */
+  private flushScheduled = false;
   private closeScheduled = false;
   /** Reset with NO_ERROR after the peer's END_STREAM: held data and 'end' are still delivered, then 'close'. */
   private closeAfterEnd = false;
@@ -140,10 +142,16 @@ export class H2Stream extends EventEmitter {
     }
   }
 
+  // Like Readable, which aliases addListener to on: a 'data' listener starts the flow however it
+  // is attached (once() goes through on()).
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     super.on(event, listener);
     if (event === 'data' && this.paused && !this.explicitlyPaused) this.resume();
     return this;
+  }
+
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
   }
 
   pause(): this {
@@ -156,6 +164,19 @@ export class H2Stream extends EventEmitter {
     this.explicitlyPaused = false;
     if (!this.paused) return this;
     this.paused = false;
+    // Held data and 'end' go out on the next tick, as a Readable's: a caller attaching 'data' then
+    // 'end' listeners in one go must see both (delivering inside on('data') lost the 'end').
+    if ((this.held !== undefined || this.heldEnd) && !this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushHeld, this);
+    }
+    return this;
+  }
+
+  /** Delivers what was held while paused, in order (the consumer may pause again meanwhile). */
+  flushHeld(): void {
+    this.flushScheduled = false;
+    if (this.paused) return;
     const held = this.held;
     this.held = undefined;
     if (held) {
@@ -165,12 +186,10 @@ export class H2Stream extends EventEmitter {
       // A consumer may pause again while this runs: the rest is held again, in order.
       for (const chunk of held) {
         if (this.destroyed && !this.closeAfterEnd) break;
-        if (this.paused) this.receive(chunk);
-        else this.deliver(chunk);
+        this.receive(chunk); // held again if the consumer paused (or re-held something before it)
       }
     }
-    if (this.heldEnd && (!this.destroyed || this.closeAfterEnd) && !this.paused) this.deliverEnd();
-    return this;
+    if (this.heldEnd && (!this.destroyed || this.closeAfterEnd) && !this.paused && this.held === undefined) this.deliverEnd();
   }
 
   isPaused(): boolean {
@@ -203,7 +222,7 @@ export class H2Stream extends EventEmitter {
 
   /** Payload bytes from the peer. */
   receive(chunk: Buffer): void {
-    if (this.paused) {
+    if (this.paused || this.held !== undefined) {
       if (this.held === undefined) this.held = [chunk];
       else this.held.push(chunk);
       this.owner.heldChanged(chunk.length);
@@ -213,7 +232,7 @@ export class H2Stream extends EventEmitter {
   }
 
   receiveEnd(): void {
-    if (this.paused) {
+    if (this.paused || this.held !== undefined) {
       this.heldEnd = true;
       return;
     }
@@ -295,6 +314,10 @@ export class H2Stream extends EventEmitter {
     this.closeScheduled = true;
     process.nextTick(emitClose, this);
   }
+}
+
+function flushHeld(stream: H2Stream): void {
+  stream.flushHeld();
 }
 
 function emitClose(stream: H2Stream): void {
