@@ -340,7 +340,10 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       if (this.isIdle(streamId)) this.fail(H2Code.ProtocolError, `HEADERS on idle stream ${streamId}`);
       return;
     }
-    if (streamId % 2 === 0 || streamId <= this.lastPeerStreamId) return this.fail(H2Code.ProtocolError, `HEADERS opening stream ${streamId}`);
+    if (streamId % 2 === 0) return this.fail(H2Code.ProtocolError, `HEADERS opening stream ${streamId}`);
+    // A stream we closed (reset, refused, or answered early): the peer may have sent trailers
+    // before it saw that; RFC 9113 §5.1 has them ignored, the block only feeding HPACK above.
+    if (streamId <= this.lastPeerStreamId) return;
     this.lastPeerStreamId = streamId;
     if (this.goawaySent) return this.send(rstStreamFrame(streamId, H2Code.RefusedStream));
     if (!decoded.ok) {

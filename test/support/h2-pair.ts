@@ -116,10 +116,15 @@ export async function leanClientPair(mesh: TestMesh, opts: PairOptions = {}): Pr
   };
 }
 
-/** http2.connect against a lean server (a tls.Server handing each socket to an H2Session). */
-export async function leanServerPair(mesh: TestMesh, opts: PairOptions = {}): Promise<H2Pair> {
-  const leanSessions: Array<{ session: H2Session; raw: net.Socket }> = [];
-  const pending = new Map<string, (s: H2Stream, h: H2Headers) => void>();
+export interface LeanServer {
+  readonly port: number;
+  readonly sessions: Array<{ session: H2Session; raw: net.Socket }>;
+  close(): Promise<void>;
+}
+
+/** A tls.Server-alike on 127.0.0.1 handing each mutual-TLS socket to a lean server H2Session. */
+export async function startLeanServer(mesh: TestMesh, lean: PairOptions['lean'], onStream: (stream: H2Stream, headers: H2Headers) => void): Promise<LeanServer> {
+  const sessions: Array<{ session: H2Session; raw: net.Socket }> = [];
   const rawSockets = new Set<net.Socket>();
   const server = net.createServer((raw) => {
     rawSockets.add(raw);
@@ -131,18 +136,34 @@ export async function leanServerPair(mesh: TestMesh, opts: PairOptions = {}): Pr
     });
     socket.on('error', () => undefined);
     socket.once('secure', () => {
-      const session = new H2Session(socket as TLSSocket, leanOptions('server', opts.lean));
+      const session = new H2Session(socket as TLSSocket, leanOptions('server', lean));
       session.on('error', () => undefined);
-      session.on('stream', (stream: H2Stream, headers: H2Headers) => {
-        if (opts.autoRespond !== false) stream.respond({ ':status': 200 });
-        pending.get(String(headers['x-pair']))?.(stream, headers);
-      });
-      leanSessions.push({ session, raw });
+      session.on('stream', onStream);
+      sessions.push({ session, raw });
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  return {
+    port: (server.address() as AddressInfo).port,
+    sessions,
+    async close() {
+      for (const { session } of sessions) session.destroy();
+      for (const raw of rawSockets) raw.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** http2.connect against a lean server. */
+export async function leanServerPair(mesh: TestMesh, opts: PairOptions = {}): Promise<H2Pair> {
+  const pending = new Map<string, (s: H2Stream, h: H2Headers) => void>();
+  const server = await startLeanServer(mesh, opts.lean, (stream, headers) => {
+    if (opts.autoRespond !== false) stream.respond({ ':status': 200 });
+    pending.get(String(headers['x-pair']))?.(stream, headers);
+  });
+  const leanSessions = server.sessions;
+  const port = server.port;
   const node = http2.connect(`https://127.0.0.1:${port}`, {
     key: mesh.clientCert.keyPem, cert: mesh.clientCert.chainPem, ca: mesh.ca.rootsPem,
     minVersion: 'TLSv1.3', checkServerIdentity: () => undefined, settings: opts.nodeSettings, ...opts.nodeOptions,
@@ -167,9 +188,7 @@ export async function leanServerPair(mesh: TestMesh, opts: PairOptions = {}): Pr
     },
     async close() {
       node.destroy();
-      for (const { session } of leanSessions) session.destroy();
-      for (const raw of rawSockets) raw.destroy();
-      await new Promise((r) => server.close(r));
+      await server.close();
     },
   };
 }

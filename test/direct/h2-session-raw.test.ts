@@ -1,0 +1,97 @@
+// The lean HTTP/2 server (shared/h2/H2Session) against hand-made frames (test/support/h2-frames.ts)
+// over mutual TLS: the sequences a well-behaved peer may send but Node's and python's clients do
+// not produce on demand — frames racing a RST_STREAM, a stream answered and closed early.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { H2Stream } from '../../shared/h2/h2-stream.js';
+import { connectBlock, dataFrame, encodeFrame, FrameFlag, FrameType, H2Error, headerBlock, headersFrame } from '../support/h2-frames.js';
+import { startLeanServer, until, type LeanServer } from '../support/h2-pair.js';
+import { createTestMesh, type TestMesh } from '../support/mesh.js';
+import { RawH2Client } from '../support/raw-h2-client.js';
+
+let mesh: TestMesh;
+let server: LeanServer;
+const clients: RawH2Client[] = [];
+/** What the lean server does with each new stream, by its :authority. */
+const behaviours = new Map<string, (s: H2Stream) => void>();
+
+before(async () => {
+  mesh = await createTestMesh();
+  server = await startLeanServer(mesh, {}, (stream, headers) => {
+    stream.on('error', () => undefined);
+    const act = behaviours.get(String(headers[':authority']));
+    if (act) return act(stream);
+    stream.respond({ ':status': 200 });
+    stream.on('data', (c: Buffer) => stream.write(c));
+    stream.on('end', () => stream.end());
+  });
+});
+after(async () => {
+  for (const c of clients) c.socket.destroy();
+  await server.close();
+});
+
+async function client(): Promise<RawH2Client> {
+  const c = await RawH2Client.open({ port: server.port, keyPem: mesh.clientCert.keyPem, certPem: mesh.clientCert.chainPem, caPem: mesh.ca.rootsPem });
+  clients.push(c);
+  assert.ok(await until(() => c.serverSettings > 0), 'the server SETTINGS');
+  return c;
+}
+
+describe('a lean server and frames that race its RST_STREAM', () => {
+  it('ignores DATA, trailers and WINDOW_UPDATE a client sent on a stream the server had reset, and serves the next stream', async () => {
+    behaviours.set('reset:1', (s) => s.close(H2Error.Cancel));
+    const c = await client();
+    c.write(headersFrame(1, connectBlock('reset:1'), { endHeaders: true }));
+    assert.ok(await until(() => c.resets.has(1)), 'the server reset stream 1');
+    assert.equal(c.resets.get(1), H2Error.Cancel);
+    // What the client had in flight before it saw the reset.
+    c.write(Buffer.concat([
+      dataFrame(1, Buffer.from('late data')),
+      encodeFrame(FrameType.WindowUpdate, 0, 1, Buffer.from([0, 0, 1, 0])),
+      headersFrame(1, headerBlock([['x-trailer', 'late']]), { endHeaders: true, endStream: true }),
+      headersFrame(3, connectBlock('echo:3'), { endHeaders: true }),
+      dataFrame(3, Buffer.from('still here'), true),
+    ]));
+    assert.ok(await until(() => c.endedStreams.has(3) || c.goaways.length > 0 || c.closed), 'stream 3 answered');
+    assert.deepEqual(c.goaways, [], 'no GOAWAY');
+    assert.equal(c.statuses.get(3), 200);
+    assert.equal(c.dataBytes.get(3), 'still here'.length);
+  });
+
+  it('ignores the request body and trailers of a stream it answered with END_STREAM before the request ended', async () => {
+    behaviours.set('early:1', (s) => s.respond({ ':status': 503 }, { endStream: true }));
+    const c = await client();
+    c.write(headersFrame(1, connectBlock('early:1'), { endHeaders: true }));
+    assert.ok(await until(() => c.statuses.get(1) === 503), 'the early answer');
+    c.write(Buffer.concat([
+      dataFrame(1, Buffer.alloc(1000)),
+      headersFrame(1, headerBlock([['x-trailer', 'late']]), { endHeaders: true, endStream: true }),
+      headersFrame(3, connectBlock('echo:3'), { endHeaders: true }),
+      dataFrame(3, Buffer.from('ok'), true),
+    ]));
+    assert.ok(await until(() => c.endedStreams.has(3) || c.goaways.length > 0 || c.closed), 'stream 3 answered');
+    assert.deepEqual(c.goaways, []);
+    assert.equal(c.statuses.get(3), 200);
+  });
+
+  it('still treats HEADERS reusing a closed stream id of the wrong parity as a connection error', async () => {
+    const c = await client();
+    c.write(headersFrame(2, connectBlock('x:2'), { endHeaders: true }));
+    assert.ok(await until(() => c.goaways.length > 0), 'GOAWAY');
+    assert.equal(c.goaways[0]!.errorCode, H2Error.ProtocolError);
+  });
+
+  it('accepts HEADERS with the PRIORITY flag and ignores PRIORITY frames on any stream but 0', async () => {
+    const c = await client();
+    const priority = Buffer.from([0, 0, 0, 0, 15]);
+    c.write(Buffer.concat([
+      encodeFrame(0x2 /* PRIORITY */, 0, 7, priority),
+      encodeFrame(FrameType.Headers, FrameFlag.EndHeaders | 0x20 /* PRIORITY */, 1, Buffer.concat([priority, connectBlock('echo:1')])),
+      dataFrame(1, Buffer.from('p'), true),
+    ]));
+    assert.ok(await until(() => c.endedStreams.has(1) || c.goaways.length > 0));
+    assert.deepEqual(c.goaways, []);
+    assert.equal(c.dataBytes.get(1), 1);
+  });
+});
