@@ -14,6 +14,7 @@ import {
 import { buildHeaders } from './header-fields.js';
 import { H2Stream, type H2StreamOwner } from './h2-stream.js';
 import { HpackDecoder, type HeaderField } from './hpack-decoder.js';
+import { IdleTimer } from './idle-timer.js';
 import { encodeHeaderBlock } from './hpack-encoder.js';
 import { SettingsReader } from './settings-reader.js';
 
@@ -64,8 +65,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private flushScheduled = false;
   private readonly pings = new Map<number, { cb: PingCallback; sentAt: number }>();
   private pingCounter = 0;
-  private idle: { ms: number; cb: () => void; timer: NodeJS.Timeout } | undefined;
-  private lastActivity = Date.now();
+  private readonly idle = new IdleTimer();
   private readonly statusBlocks = new Map<number, Buffer>();
 
   constructor(socket: TLSSocket, opts: H2SessionOptions) {
@@ -87,7 +87,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     this.send(settingsFrame(entries));
     if (opts.connectionWindowBytes > defaultWindowBytes) this.send(windowUpdateFrame(0, opts.connectionWindowBytes - defaultWindowBytes));
     socket.on('data', (chunk: Buffer) => {
-      this.lastActivity = Date.now();
+      this.idle.touch();
       this.reader.push(chunk);
     });
     socket.on('close', () => this.finalize());
@@ -130,19 +130,9 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     return true;
   }
 
-  /** Calls `cb` once nothing was received for `ms` (Node's session.setTimeout). */
+  /** Calls `cb` once nothing was received or sent for `ms`; 0 turns it off (Node's session.setTimeout). */
   setTimeout(ms: number, cb: () => void): void {
-    if (this.idle) clearTimeout(this.idle.timer);
-    const check = (): void => {
-      if (this.destroyed) return;
-      const quiet = Date.now() - this.lastActivity;
-      if (quiet >= ms) return cb();
-      idle.timer = setTimeout(check, ms - quiet);
-      idle.timer.unref();
-    };
-    const idle = { ms, cb, timer: setTimeout(check, ms) };
-    idle.timer.unref();
-    this.idle = idle;
+    if (!this.destroyed) this.idle.set(ms, cb);
   }
 
   /** Graceful: GOAWAY(NO_ERROR); open streams finish; the connection ends once none is left. */
@@ -525,6 +515,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     if (out.length === 0) return;
     this.out = [];
     if (this.socket.destroyed || !this.socket.writable) return;
+    this.idle.touch();
     this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
@@ -548,7 +539,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     this.flushOut();
     this.destroyed = true;
     this.reader.stop();
-    if (this.idle) clearTimeout(this.idle.timer);
+    this.idle.clear();
     for (const stream of [...this.streams.values()]) stream.terminate(H2Code.Cancel);
     this.streams.clear();
     this.blocked.clear();

@@ -222,6 +222,29 @@ for (const [title, makePair] of pairings) {
       assert.ok(await until(() => fired === 1, 2000), 'fired after silence');
     });
 
+    it('does not fire setTimeout while it keeps sending, even when nothing comes back (writes are activity, as in Node)', async () => {
+      const p = await pair();
+      const s = await p.open();
+      s.node.on('data', () => undefined);
+      await new Promise((r) => setTimeout(r, 100)); // the last WINDOW_UPDATE/SETTINGS ack are behind us
+      let fired = 0;
+      p.lean.setTimeout(300, () => fired++);
+      const writer = setInterval(() => s.lean.write(Buffer.from('tick')), 50);
+      await new Promise((r) => setTimeout(r, 900));
+      clearInterval(writer);
+      assert.equal(fired, 0, 'fired while the session kept writing');
+      assert.ok(await until(() => fired === 1, 2000), 'fired after silence');
+    });
+
+    it('turns the idle timeout off with setTimeout(0), as Node does', async () => {
+      const p = await pair();
+      let fired = 0;
+      p.lean.setTimeout(200, () => fired++);
+      p.lean.setTimeout(0, () => fired++);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(fired, 0);
+    });
+
     it('when the TCP socket under it dies: the session closes exactly once and every stream closes once', async () => {
       const p = await pair();
       const streams = await Promise.all([p.open(), p.open(), p.open()]);
