@@ -90,6 +90,12 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       this.idle.touch();
       this.reader.push(chunk);
     });
+    // The session owns the socket as Node's does: a reset (ECONNRESET, EPIPE) ends it, and must
+    // not become an uncaught 'error' when its owner attached no listener of its own.
+    socket.on('error', (err: Error) => {
+      if (!this.destroyed && this.listenerCount('error') > 0) this.emit('error', err);
+      this.finalize();
+    });
     socket.on('close', () => this.finalize());
     socket.on('end', () => this.finalize());
   }

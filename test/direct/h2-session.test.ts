@@ -5,11 +5,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2 from 'node:http2';
+import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { FrameType, H2Code } from '../../shared/h2/frames.js';
-import type { H2Session } from '../../shared/h2/h2-session.js';
+import { H2Session } from '../../shared/h2/h2-session.js';
 import type { H2Stream } from '../../shared/h2/h2-stream.js';
-import { drain, leanClientPair, leanServerPair, pump, settled, until, type H2Pair, type PairOptions } from '../support/h2-pair.js';
+import { drain, leanClientPair, leanOptions, leanServerPair, pump, settled, until, type H2Pair, type PairOptions } from '../support/h2-pair.js';
 import { createTestMesh, type TestMesh } from '../support/mesh.js';
 import { within } from '../support/within.js';
 
@@ -330,6 +332,47 @@ describe('a lean client against a node:http2 server, client-only behaviour', () 
     assert.throws(() => p.lean.request({ ':method': 'CONNECT', ':authority': 'a:1' }), /closed/);
     const [sent, got] = await within(Promise.all([pump(a.lean, MiB), drain(a.node)]), 10_000, 'the first stream');
     assert.equal(got.sha256, sent);
+  });
+
+  it('survives a TCP reset under a TLS socket nobody else listens to for errors: the session closes, the process does not crash', async () => {
+    const server = http2.createSecureServer({ key: mesh.serverCert.keyPem, cert: mesh.serverCert.chainPem, ca: mesh.ca.rootsPem, requestCert: true });
+    server.on('session', (sess) => sess.on('error', () => undefined));
+    server.on('stream', (st) => {
+      st.on('error', () => undefined);
+      st.respond({ ':status': 200 });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    // A plain TCP relay in between, whose lean-facing socket can be reset without TLS in the way.
+    const inner: net.Socket[] = [];
+    const relay = net.createServer((a) => {
+      const b = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+      a.on('error', () => undefined);
+      b.on('error', () => undefined);
+      a.pipe(b).pipe(a);
+      inner.push(a, b);
+    });
+    relay.listen(0, '127.0.0.1');
+    await once(relay, 'listening');
+    try {
+      const socket = tls.connect({ host: '127.0.0.1', port: (relay.address() as AddressInfo).port, key: mesh.clientCert.keyPem, cert: mesh.clientCert.chainPem, ca: mesh.ca.rootsPem, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+      await within(once(socket, 'secureConnect'), 5000, 'TLS');
+      const lean = new H2Session(socket, leanOptions('client'));
+      await within(once(lean, 'remoteSettings'), 5000, 'SETTINGS');
+      const stream = lean.request({ ':method': 'CONNECT', ':authority': 'a:1' });
+      await within(once(stream, 'response'), 5000, 'response');
+      const closes = { session: 0, stream: 0 };
+      lean.on('close', () => closes.session++);
+      stream.on('close', () => closes.stream++);
+      stream.write(Buffer.alloc(100_000)); // in flight while the reset comes
+      inner[0]!.resetAndDestroy();
+      assert.ok(await until(() => closes.session === 1 && closes.stream === 1), `closes ${JSON.stringify(closes)}`);
+      assert.equal(stream.rstCode, H2Code.Cancel);
+    } finally {
+      for (const s of inner) s.destroy();
+      await new Promise((r) => relay.close(r));
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('sends a request header block larger than the peer max frame size as HEADERS + CONTINUATION, decoded by Node', async () => {
