@@ -4,6 +4,7 @@
 // Http2Stream, its Readable/Writable states and nghttp2's stream cost ~3.5 KB (bench/README.md).
 import { EventEmitter } from 'node:events';
 import { H2Code } from './frames.js';
+import { HeldData } from './held-data.js';
 
 /** What a stream needs from its session. */
 export interface H2StreamOwner {
@@ -56,7 +57,7 @@ export class H2Stream extends EventEmitter {
   // keeps it paused when a 'data' listener comes later (Readable's flowing = false).
   private paused = true;
   private explicitlyPaused = false;
-  private held: Buffer[] | undefined = undefined;
+  private held: HeldData | undefined = undefined;
   private heldEnd = false;
   private needDrain = false;
   /** resume() ran: what was held is delivered on the next tick (a Readable's resume is async too). */
@@ -180,11 +181,9 @@ export class H2Stream extends EventEmitter {
     const held = this.held;
     this.held = undefined;
     if (held) {
-      let bytes = 0;
-      for (const chunk of held) bytes += chunk.length;
-      this.owner.heldChanged(-bytes);
+      this.owner.heldChanged(-held.bytes);
       // A consumer may pause again while this runs: the rest is held again, in order.
-      for (const chunk of held) {
+      for (const chunk of held.take()) {
         if (this.destroyed && !this.closeAfterEnd) break;
         this.receive(chunk); // held again if the consumer paused (or re-held something before it)
       }
@@ -223,8 +222,7 @@ export class H2Stream extends EventEmitter {
   /** Payload bytes from the peer. */
   receive(chunk: Buffer): void {
     if (this.paused || this.held !== undefined) {
-      if (this.held === undefined) this.held = [chunk];
-      else this.held.push(chunk);
+      (this.held ??= new HeldData()).push(chunk);
       this.owner.heldChanged(chunk.length);
       return;
     }
@@ -277,8 +275,7 @@ export class H2Stream extends EventEmitter {
   private dropHeld(): void {
     this.heldEnd = false;
     if (this.held === undefined) return;
-    let bytes = 0;
-    for (const chunk of this.held) bytes += chunk.length;
+    const bytes = this.held.bytes;
     this.held = undefined;
     this.owner.heldChanged(-bytes);
   }

@@ -3,6 +3,8 @@
 // not produce on demand — frames racing a RST_STREAM, a stream answered and closed early.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { H2Stream } from '../../shared/h2/h2-stream.js';
 import { connectBlock, dataFrame, encodeFrame, FrameFlag, FrameType, H2Error, headerBlock, headersFrame } from '../support/h2-frames.js';
 import { startLeanServer, until, type LeanServer } from '../support/h2-pair.js';
@@ -93,5 +95,47 @@ describe('a lean server and frames that race its RST_STREAM', () => {
     assert.ok(await until(() => c.endedStreams.has(1) || c.goaways.length > 0));
     assert.deepEqual(c.goaways, []);
     assert.equal(c.dataBytes.get(1), 1);
+  });
+});
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+function memory(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+describe('a lean server holding data for a paused consumer', () => {
+  it('holds a flood of 1-byte DATA frames in memory close to their byte count, not one Buffer (and socket chunk) per frame', async () => {
+    let paused: H2Stream | undefined;
+    behaviours.set('pause:1', (s) => {
+      s.respond({ ':status': 200 });
+      s.pause();
+      paused = s;
+    });
+    const c = await client();
+    c.write(headersFrame(1, connectBlock('pause:1'), { endHeaders: true }));
+    assert.ok(await until(() => paused !== undefined));
+    const session = server.sessions[server.sessions.length - 1]!.session;
+    const frames = 1_000_000;
+    const one = dataFrame(1, Buffer.from([7]));
+    const wire = Buffer.alloc(one.length * frames);
+    for (let i = 0; i < frames; i++) one.copy(wire, i * one.length);
+    const before = memory();
+    for (let at = 0; at < wire.length; at += 64 * 1024) {
+      if (!c.write(wire.subarray(at, at + 64 * 1024))) await c.drain();
+    }
+    assert.ok(await until(() => session['heldBytes'] === frames, 20_000), `held ${session['heldBytes']}`);
+    const grown = memory() - before;
+    assert.ok(grown < 16 * 1024 * 1024, `holding ${frames} bytes grew memory by ${(grown / 1048576).toFixed(1)} MiB`);
+    const got: Buffer[] = [];
+    paused!.on('data', (b: Buffer) => got.push(b));
+    paused!.resume();
+    assert.ok(await until(() => got.reduce((n, b) => n + b.length, 0) === frames), 'everything delivered after resume');
+    assert.ok(got.every((b) => b.every((x) => x === 7)));
+    assert.equal(session['heldBytes'], 0);
   });
 });
