@@ -67,12 +67,15 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private pingCounter = 0;
   private readonly idle = new IdleTimer();
   private readonly statusBlocks = new Map<number, Buffer>();
+  /** The peer acknowledged our SETTINGS: until then it may use the default stream window. */
+  private settingsAcked = false;
 
   constructor(socket: TLSSocket, opts: H2SessionOptions) {
     super();
     this.socket = socket;
     this.opts = opts;
-    this.recvWindow = opts.connectionWindowBytes;
+    // The peer may always send the default 65,535 bytes on the connection (RFC 9113 §6.9.1).
+    this.recvWindow = Math.max(defaultWindowBytes, opts.connectionWindowBytes);
     this.decoder = new HpackDecoder({ maxHeaderListBytes: opts.settings.maxHeaderListSize });
     this.reader = new FrameReader(this, { maxFrameBytes: opts.settings.maxFrameSize, expectPreface: opts.role === 'server' });
     const s = opts.settings;
@@ -118,7 +121,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       if (value === undefined) continue;
       (name.charCodeAt(0) === 58 ? pseudo : regular).push([name, value]);
     }
-    const stream = new H2Stream(this, id, this.peer.initialWindowSize, this.opts.settings.initialWindowSize);
+    const stream = new H2Stream(this, id, this.peer.initialWindowSize, this.streamRecvWindow());
     this.streams.set(id, stream);
     // Plain strings: Huffman would save ~70 bytes per CONNECT but double the peer's decoding time.
     this.send(headersFrames(id, encodeHeaderBlock(pseudo.concat(regular), { huffman: false }), false, this.peer.maxFrameSize));
@@ -359,7 +362,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       this.emit('streamRejected', 'max_concurrent_streams');
       return;
     }
-    const stream = new H2Stream(this, streamId, this.peer.initialWindowSize, this.opts.settings.initialWindowSize);
+    const stream = new H2Stream(this, streamId, this.peer.initialWindowSize, this.streamRecvWindow());
     this.streams.set(streamId, stream);
     if (endStream) stream.endReceived = true;
     this.emit('stream', stream, headers);
@@ -392,7 +395,12 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) return this.fail(H2Code.ProtocolError, 'SETTINGS on a stream');
     if (flags & FrameFlag.Ack) {
-      if (payload.length !== 0) this.fail(H2Code.FrameSizeError, 'SETTINGS ack with a payload');
+      if (payload.length !== 0) return this.fail(H2Code.FrameSizeError, 'SETTINGS ack with a payload');
+      if (this.settingsAcked) return;
+      // Our SETTINGS_INITIAL_WINDOW_SIZE now applies to the streams opened under the default.
+      this.settingsAcked = true;
+      const delta = this.opts.settings.initialWindowSize - defaultWindowBytes;
+      if (delta !== 0) for (const stream of this.streams.values()) stream.recvWindow += delta;
       return;
     }
     if (payload.length / 6 > this.opts.maxSettingsEntries) return this.fail(H2Code.EnhanceYourCalm, 'SETTINGS with too many entries');
@@ -471,6 +479,11 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private remoteEnd(stream: H2Stream): void {
     stream.endReceived = true;
     stream.receiveEnd();
+  }
+
+  /** RFC 9113 §6.9.2: until the peer acknowledges our SETTINGS it may send the default window. */
+  private streamRecvWindow(): number {
+    return this.settingsAcked ? this.opts.settings.initialWindowSize : defaultWindowBytes;
   }
 
   /** A stream id neither side has used yet. */

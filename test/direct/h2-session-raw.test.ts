@@ -139,3 +139,37 @@ describe('a lean server holding data for a paused consumer', () => {
     assert.equal(session['heldBytes'], 0);
   });
 });
+
+describe('a lean server with windows smaller than the 65,535-byte default', () => {
+  it('accepts the 65,535 bytes per stream a client may send before it has our SETTINGS (RFC 9113 §6.9.2), then enforces the small window', async () => {
+    const small = await startLeanServer(mesh, { connectionWindowBytes: 16_384, settings: { initialWindowSize: 16_384 } }, (stream, headers) => {
+      stream.on('error', () => undefined);
+      stream.respond({ ':status': 200 });
+      if (headers[':authority'] === 'unread:3') return; // nobody reads: no window comes back
+      let n = 0;
+      stream.on('data', (c: Buffer) => (n += c.length));
+      stream.on('end', () => stream.end(String(n)));
+    });
+    try {
+      const c = await RawH2Client.open({ port: small.port, keyPem: mesh.clientCert.keyPem, certPem: mesh.clientCert.chainPem, caPem: mesh.ca.rootsPem });
+      clients.push(c);
+      // Sent at once after the preface, before the server's SETTINGS can have arrived: the default windows apply.
+      const early = Buffer.alloc(16_383);
+      c.write(Buffer.concat([
+        headersFrame(1, connectBlock('w:1'), { endHeaders: true }),
+        dataFrame(1, early), dataFrame(1, early), dataFrame(1, early), dataFrame(1, early), dataFrame(1, Buffer.alloc(3), true),
+      ]));
+      assert.ok(await until(() => c.endedStreams.has(1) || c.resets.has(1) || c.goaways.length > 0), 'stream 1 ended');
+      assert.deepEqual({ resets: [...c.resets], goaways: c.goaways }, { resets: [], goaways: [] });
+      assert.equal(c.dataBytes.get(1), String(65_535).length);
+      // Once the client has acknowledged our SETTINGS, the 16 KiB stream window holds.
+      assert.ok(await until(() => c.settingsAcks > 0 && c.serverSettings > 0));
+      await new Promise((r) => setTimeout(r, 50));
+      c.write(Buffer.concat([headersFrame(3, connectBlock('unread:3'), { endHeaders: true }), dataFrame(3, Buffer.alloc(16_384)), dataFrame(3, Buffer.alloc(1))]));
+      assert.ok(await until(() => c.resets.has(3) || c.goaways.length > 0), 'the overflow was refused');
+      assert.equal(c.resets.get(3) ?? c.goaways[0]?.errorCode, H2Error.FlowControlError);
+    } finally {
+      await small.close();
+    }
+  });
+});

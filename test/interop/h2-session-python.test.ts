@@ -144,7 +144,7 @@ describe('python3-h2 as the server of a lean client', { skip }, () => {
 });
 
 describe('python3-h2 as the client of a lean server', { skip }, () => {
-  it('echoes on streams opened with padded HEADERS, the PRIORITY flag or both, with padded DATA', async () => {
+  async function echoRun(window: number, connectionWindowBytes: number): Promise<void> {
     const sessions: H2Session[] = [];
     const kinds: string[] = [];
     const server = net.createServer((raw) => {
@@ -152,7 +152,7 @@ describe('python3-h2 as the client of a lean server', { skip }, () => {
       const socket = new tls.TLSSocket(raw, { isServer: true, key: mesh.serverCert.keyPem, cert: mesh.serverCert.chainPem, ca: mesh.ca.rootsPem, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' });
       socket.on('error', () => undefined);
       socket.once('secure', () => {
-        const session = new H2Session(socket, leanOptions('server', { settings: { initialWindowSize: 65_535 } }));
+        const session = new H2Session(socket, leanOptions('server', { connectionWindowBytes, settings: { initialWindowSize: window } }));
         session.on('error', () => undefined);
         sessions.push(session);
         session.on('stream', (stream: H2Stream, headers: H2Headers) => {
@@ -176,7 +176,12 @@ describe('python3-h2 as the client of a lean server', { skip }, () => {
       for (const s of sessions) s.destroy();
       await new Promise((r) => server.close(r));
     }
-  });
+  }
+
+  it('echoes on streams opened with padded HEADERS, the PRIORITY flag or both, with padded DATA', () => echoRun(65_535, 16 * MiB));
+
+  it('echoes 2 MiB per stream through 16 KiB lean stream and connection windows', () => echoRun(16_384, 16_384));
+
 });
 
 
