@@ -11,6 +11,7 @@ import {
   settingsAckFrame, settingsFrame, SettingId, windowUpdateFrame, writeFrameHeader, frameHeaderBytes, pingFrame,
   rstStreamFrame, defaultWindowBytes, type H2Settings,
 } from './frames.js';
+import { HeaderBlockAssembler, type HeaderBlockStep } from './header-block.js';
 import { buildHeaders } from './header-fields.js';
 import { H2Stream, type H2StreamOwner } from './h2-stream.js';
 import { HpackDecoder, type HeaderField } from './hpack-decoder.js';
@@ -56,7 +57,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private recvUnacked = 0;
   private heldBytes = 0;
   private readonly blocked = new Set<H2Stream>();
-  private headerBlock: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  private readonly headerBlocks: HeaderBlockAssembler;
   private dataStream: H2Stream | undefined;
   private dataLength = 0;
   private dataDelivered = 0;
@@ -77,6 +78,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     // The peer may always send the default 65,535 bytes on the connection (RFC 9113 §6.9.1).
     this.recvWindow = Math.max(defaultWindowBytes, opts.connectionWindowBytes);
     this.decoder = new HpackDecoder({ maxHeaderListBytes: opts.settings.maxHeaderListSize });
+    this.headerBlocks = new HeaderBlockAssembler(2 * opts.settings.maxHeaderListSize);
     this.reader = new FrameReader(this, { maxFrameBytes: opts.settings.maxFrameSize, expectPreface: opts.role === 'server' });
     const s = opts.settings;
     const entries: Array<[number, number]> = [
@@ -165,10 +167,10 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   // FrameSink: what the reader found.
 
   onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    if (this.headerBlock !== undefined && type !== FrameType.Continuation) return this.fail(H2Code.ProtocolError, 'expected CONTINUATION');
+    if (this.headerBlocks.inProgress && type !== FrameType.Continuation) return this.fail(H2Code.ProtocolError, 'expected CONTINUATION');
     switch (type) {
-      case FrameType.Headers: return this.onHeaders(flags, streamId, payload);
-      case FrameType.Continuation: return this.onContinuation(flags, streamId, payload);
+      case FrameType.Headers: return this.onHeaderStep(this.headerBlocks.headers(flags, streamId, payload));
+      case FrameType.Continuation: return this.onHeaderStep(this.headerBlocks.continuation(flags, streamId, payload));
       case FrameType.Settings: return this.onSettings(flags, streamId, payload);
       case FrameType.Ping: return this.onPing(flags, streamId, payload);
       case FrameType.WindowUpdate: return this.onWindowUpdate(streamId, payload);
@@ -183,7 +185,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   }
 
   onDataStart(streamId: number, _flags: number, length: number): void {
-    if (this.headerBlock !== undefined) return this.fail(H2Code.ProtocolError, 'expected CONTINUATION');
+    if (this.headerBlocks.inProgress) return this.fail(H2Code.ProtocolError, 'expected CONTINUATION');
     if (streamId === 0) return this.fail(H2Code.ProtocolError, 'DATA on stream 0');
     this.recvWindow -= length;
     if (this.recvWindow < 0) return this.fail(H2Code.FlowControlError, 'DATA beyond the connection window');
@@ -301,31 +303,10 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   // Frames.
 
-  private onHeaders(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0) return this.fail(H2Code.ProtocolError, 'HEADERS on stream 0');
-    let at = 0;
-    let end = payload.length;
-    if (flags & FrameFlag.Padded) {
-      end -= payload.length > 0 ? payload[0]! : end + 1;
-      at = 1;
-    }
-    if (flags & FrameFlag.Priority) at += 5;
-    if (end < at) return this.fail(H2Code.ProtocolError, 'HEADERS padding or priority exceeds the frame');
-    const fragment = payload.subarray(at, end);
-    if (flags & FrameFlag.EndHeaders) return this.onHeaderBlock(streamId, flags, fragment);
-    this.headerBlock = { streamId, flags, parts: [Buffer.from(fragment)], bytes: fragment.length };
-  }
-
-  private onContinuation(flags: number, streamId: number, payload: Buffer): void {
-    const block = this.headerBlock;
-    if (block === undefined || block.streamId !== streamId) return this.fail(H2Code.ProtocolError, 'unexpected CONTINUATION');
-    block.bytes += payload.length;
-    // A CONTINUATION flood (CVE-2024-27316) ends here, not in memory.
-    if (block.bytes > 2 * this.opts.settings.maxHeaderListSize) return this.fail(H2Code.EnhanceYourCalm, 'header block too large');
-    block.parts.push(Buffer.from(payload));
-    if ((flags & FrameFlag.EndHeaders) === 0) return;
-    this.headerBlock = undefined;
-    this.onHeaderBlock(streamId, block.flags, Buffer.concat(block.parts, block.bytes));
+  /** HEADERS or CONTINUATION: a whole header block goes on to onHeaderBlock. */
+  private onHeaderStep(step: HeaderBlockStep): void {
+    if (step.kind === 'error') return this.fail(step.code, step.reason);
+    if (step.kind === 'block') this.onHeaderBlock(step.streamId, step.flags, step.block);
   }
 
   private onHeaderBlock(streamId: number, flags: number, block: Buffer): void {
