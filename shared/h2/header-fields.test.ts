@@ -23,7 +23,7 @@ describe('buildHeaders', () => {
   });
 
   it('accepts every request pseudo-header and only :status in a response', () => {
-    assert.equal(typeof buildHeaders([[':method', 'GET'], [':scheme', 'https'], [':authority', 'a'], [':path', '/'], [':protocol', 'websocket']], 'request'), 'object');
+    assert.equal(typeof buildHeaders([[':method', 'CONNECT'], [':scheme', 'https'], [':authority', 'a'], [':path', '/'], [':protocol', 'websocket']], 'request'), 'object');
     assert.equal(typeof buildHeaders([[':status', '200'], ['server', 'x']], 'response'), 'object');
     rejected(buildHeaders([[':status', '200']], 'request'), /unknown pseudo-header :status/);
     rejected(buildHeaders([[':status', '200'], [':path', '/']], 'response'), /unknown pseudo-header :path/);
@@ -79,5 +79,28 @@ describe('buildHeaders', () => {
     const h = request(['constructor', 'x'], ['__proto__', 'y']) as Record<string, string>;
     assert.equal(h['constructor'], 'x');
     assert.equal(Object.getOwnPropertyDescriptor(h, '__proto__')?.value, 'y');
+  });
+
+  it('requires :method in a request, and :status in a response (RFC 9113 §8.3)', () => {
+    rejected(buildHeaders([[':authority', 'a:1']], 'request'), /no :method/);
+    rejected(buildHeaders([[':method', ''], [':authority', 'a:1']], 'request'), /no :method/);
+    rejected(buildHeaders([['server', 'x']], 'response'), /no :status/);
+  });
+
+  it('requires :authority and forbids :scheme and :path in a plain CONNECT (RFC 9113 §8.5)', () => {
+    rejected(buildHeaders([[':method', 'CONNECT']], 'request'), /CONNECT without :authority/);
+    rejected(buildHeaders([[':method', 'CONNECT'], [':authority', '']], 'request'), /CONNECT without :authority/);
+    rejected(request([':path', '/']), /pseudo-header :path after a regular field|CONNECT with :scheme or :path/);
+    rejected(buildHeaders([[':method', 'CONNECT'], [':authority', 'a:1'], [':scheme', 'https']], 'request'), /CONNECT with :scheme or :path/);
+    rejected(buildHeaders([[':method', 'CONNECT'], [':authority', 'a:1'], [':path', '/']], 'request'), /CONNECT with :scheme or :path/);
+  });
+
+  it('requires :scheme and a non-empty :path in other requests, and :protocol only on CONNECT', () => {
+    assert.equal(typeof buildHeaders([[':method', 'GET'], [':scheme', 'https'], [':path', '/']], 'request'), 'object');
+    rejected(buildHeaders([[':method', 'GET'], [':path', '/']], 'request'), /no :scheme/);
+    rejected(buildHeaders([[':method', 'GET'], [':scheme', 'https']], 'request'), /no :path/);
+    rejected(buildHeaders([[':method', 'GET'], [':scheme', 'https'], [':path', '']], 'request'), /no :path/);
+    rejected(buildHeaders([[':method', 'GET'], [':scheme', 'https'], [':path', '/'], [':protocol', 'websocket']], 'request'), /:protocol on a request other than CONNECT/);
+    rejected(buildHeaders([[':method', 'CONNECT'], [':authority', 'a'], [':protocol', 'websocket']], 'request'), /no :scheme/);
   });
 });

@@ -108,6 +108,23 @@ function memory(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
+describe('a lean server and malformed requests (RFC 9113 §8.1.1)', () => {
+  it('resets a CONNECT without :authority, or a request without :method, with PROTOCOL_ERROR and keeps the session', async () => {
+    const c = await client();
+    c.write(Buffer.concat([
+      headersFrame(1, headerBlock([[':method', 'CONNECT']]), { endHeaders: true }),
+      headersFrame(3, headerBlock([[':authority', 'a:1']]), { endHeaders: true }),
+      headersFrame(5, headerBlock([[':method', 'CONNECT'], [':authority', 'a:1'], [':path', '/']]), { endHeaders: true }),
+      headersFrame(7, connectBlock('echo:7'), { endHeaders: true }),
+      dataFrame(7, Buffer.from('fine'), true),
+    ]));
+    assert.ok(await until(() => c.endedStreams.has(7) || c.goaways.length > 0), 'stream 7 answered');
+    assert.deepEqual([...c.resets], [[1, H2Error.ProtocolError], [3, H2Error.ProtocolError], [5, H2Error.ProtocolError]]);
+    assert.deepEqual(c.goaways, []);
+    assert.deepEqual([...c.statuses], [[7, 200]], 'only the well-formed stream reached the application');
+  });
+});
+
 describe('a lean server holding data for a paused consumer', () => {
   it('holds a flood of 1-byte DATA frames in memory close to their byte count, not one Buffer (and socket chunk) per frame', async () => {
     let paused: H2Stream | undefined;
