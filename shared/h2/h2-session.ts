@@ -121,7 +121,9 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     for (const name in headers) {
       const value = headers[name];
       if (value === undefined) continue;
-      (name.charCodeAt(0) === 58 ? pseudo : regular).push([name, value]);
+      // Field names go out lowercase (RFC 9113 §8.2.1), as Node's client makes them.
+      if (name.charCodeAt(0) === 58) pseudo.push([name, value]);
+      else regular.push([name.toLowerCase(), value]);
     }
     const stream = new H2Stream(this, id, this.peer.initialWindowSize, this.streamRecvWindow());
     this.streams.set(id, stream);

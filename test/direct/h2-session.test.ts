@@ -375,6 +375,14 @@ describe('a lean client against a node:http2 server, client-only behaviour', () 
     }
   });
 
+  it('sends request field names lowercase, as Node does (an uppercase name is malformed in HTTP/2)', async () => {
+    const p = await leanClientPair(mesh);
+    open.push(p);
+    const s = await p.open({ 'X-Mixed-Case': 'v', Baggage: 'k=1' });
+    assert.equal(s.requestHeaders['x-mixed-case'], 'v');
+    assert.equal(s.requestHeaders['baggage'], 'k=1');
+  });
+
   it('sends a request header block larger than the peer max frame size as HEADERS + CONTINUATION, decoded by Node', async () => {
     const p = await leanClientPair(mesh, { nodeSettings: { maxHeaderListSize: 256 * KiB } });
     open.push(p);
