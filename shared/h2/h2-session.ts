@@ -370,8 +370,9 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       if (endStream && !stream.destroyed) stream.receiveEnd();
       return;
     }
-    // Trailers end the stream; HEADERS in the middle of a tunnel is malformed (RFC 9113 §8.1).
-    if (!endStream) return this.streamError(stream, H2Code.ProtocolError);
+    // Trailers end the stream; HEADERS in the middle of a tunnel, or trailers with pseudo-header
+    // fields, are malformed (RFC 9113 §8.1).
+    if (!endStream || fields.some(isPseudo)) return this.streamError(stream, H2Code.ProtocolError);
     this.remoteEnd(stream);
   }
 
@@ -550,6 +551,10 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     if (!this.socket.destroyed) this.socket.destroySoon();
     process.nextTick(() => this.emit('close'));
   }
+}
+
+function isPseudo(field: HeaderField): boolean {
+  return field[0].charCodeAt(0) === 58;
 }
 
 function flushSession(session: H2Session): void {

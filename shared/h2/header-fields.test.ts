@@ -81,10 +81,12 @@ describe('buildHeaders', () => {
     assert.equal(Object.getOwnPropertyDescriptor(h, '__proto__')?.value, 'y');
   });
 
-  it('requires :method in a request, and :status in a response (RFC 9113 §8.3)', () => {
+  it('requires :method in a request, and a three-digit :status in a response (RFC 9113 §8.3)', () => {
     rejected(buildHeaders([[':authority', 'a:1']], 'request'), /no :method/);
     rejected(buildHeaders([[':method', ''], [':authority', 'a:1']], 'request'), /no :method/);
-    rejected(buildHeaders([['server', 'x']], 'response'), /no :status/);
+    rejected(buildHeaders([['server', 'x']], 'response'), /bad :status undefined/);
+    for (const status of ['abc', '20', '2000', '099', ' 200', '']) rejected(buildHeaders([[':status', status]], 'response'), /bad :status|whitespace/);
+    for (const status of ['100', '200', '599']) assert.equal(typeof buildHeaders([[':status', status]], 'response'), 'object');
   });
 
   it('requires :authority and forbids :scheme and :path in a plain CONNECT (RFC 9113 §8.5)', () => {

@@ -27,7 +27,7 @@ export function buildHeaders(fields: readonly HeaderField[], kind: 'request' | '
     const previous = headers[name];
     headers[name] = previous === undefined ? value : `${previous}${name === 'cookie' ? '; ' : ', '}${value}`;
   }
-  const missing = kind === 'request' ? badRequestPseudo(headers) : headers[':status'] === undefined ? 'no :status' : undefined;
+  const missing = kind === 'request' ? badRequestPseudo(headers) : /^[1-9][0-9][0-9]$/.test(headers[':status'] ?? '') ? undefined : `bad :status ${headers[':status']}`;
   return missing ?? headers;
 }
 

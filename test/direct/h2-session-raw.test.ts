@@ -125,6 +125,24 @@ describe('a lean server and malformed requests (RFC 9113 §8.1.1)', () => {
   });
 });
 
+describe('a lean server and trailers', () => {
+  it('ends a stream on trailers, and resets one whose trailers carry a pseudo-header (RFC 9113 §8.1)', async () => {
+    const c = await client();
+    c.write(Buffer.concat([
+      headersFrame(1, connectBlock('echo:1'), { endHeaders: true }),
+      dataFrame(1, Buffer.from('body')),
+      headersFrame(1, headerBlock([['x-checksum', 'abc']]), { endHeaders: true, endStream: true }),
+      headersFrame(3, connectBlock('echo:3'), { endHeaders: true }),
+      dataFrame(3, Buffer.from('body')),
+      headersFrame(3, headerBlock([[':path', '/sneaky']]), { endHeaders: true, endStream: true }),
+    ]));
+    assert.ok(await until(() => c.endedStreams.has(1) && c.resets.has(3)), 'stream 1 ended, stream 3 reset');
+    assert.equal(c.dataBytes.get(1), 4);
+    assert.equal(c.resets.get(3), H2Error.ProtocolError);
+    assert.deepEqual(c.goaways, []);
+  });
+});
+
 describe('a lean server holding data for a paused consumer', () => {
   it('holds a flood of 1-byte DATA frames in memory close to their byte count, not one Buffer (and socket chunk) per frame', async () => {
     let paused: H2Stream | undefined;
