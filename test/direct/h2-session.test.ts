@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { FrameType, H2Code } from '../../shared/h2/frames.js';
 import { H2Session } from '../../shared/h2/h2-session.js';
 import type { H2Stream } from '../../shared/h2/h2-stream.js';
-import { drain, leanClientPair, leanOptions, leanServerPair, pump, settled, until, type H2Pair, type PairOptions } from '../support/h2-pair.js';
+import { drain, leanClientPair, leanOptions, leanServerPair, pump, settled, startLeanServer, until, type H2Pair, type LeanServer, type PairOptions } from '../support/h2-pair.js';
 import { createTestMesh, type TestMesh } from '../support/mesh.js';
 import { within } from '../support/within.js';
 
@@ -417,4 +417,86 @@ describe('node:http2 client against a lean server, server-only behaviour', () =>
       if (maxFrameSize === 16_384) assert.ok(continuations >= 2, `expected CONTINUATION frames, saw types ${types}`);
     });
   }
+});
+
+describe('a lean client against a lean server (the ztunnel-to-ztunnel path)', () => {
+  let server: LeanServer;
+  const serverStreams = new Map<string, H2Stream>();
+  const clients: H2Session[] = [];
+  before(async () => {
+    server = await startLeanServer(mesh, {}, (stream, headers) => {
+      stream.on('error', () => undefined);
+      stream.respond({ ':status': 200 });
+      serverStreams.set(String(headers['x-pair']), stream);
+    });
+  });
+  after(async () => {
+    for (const c of clients) c.destroy();
+    await server.close();
+  });
+
+  async function connect(): Promise<{ lean: H2Session; open(): Promise<{ client: H2Stream; server: H2Stream }> }> {
+    const socket = tls.connect({ host: '127.0.0.1', port: server.port, key: mesh.clientCert.keyPem, cert: mesh.clientCert.chainPem, ca: mesh.ca.rootsPem, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+    socket.on('error', () => undefined);
+    await within(once(socket, 'secureConnect'), 5000, 'TLS');
+    const lean = new H2Session(socket, leanOptions('client'));
+    lean.on('error', () => undefined);
+    clients.push(lean);
+    await within(once(lean, 'remoteSettings'), 5000, 'SETTINGS');
+    let n = 0;
+    return {
+      lean,
+      async open() {
+        const key = `${clients.length}-${++n}`;
+        const client = lean.request({ ':method': 'CONNECT', ':authority': '10.0.0.9:80', 'x-pair': key });
+        client.on('error', () => undefined);
+        await within(once(client, 'response'), 5000, 'response');
+        assert.ok(await until(() => serverStreams.has(key)));
+        return { client, server: serverStreams.get(key)! };
+      },
+    };
+  }
+
+  it('carries 32 MiB each way byte-exact with 1 MiB frames and 4 MiB windows', async () => {
+    const c = await connect();
+    const s = await c.open();
+    const [a, b, d, e] = await within(Promise.all([pump(s.client, 32 * MiB, 256 * KiB), drain(s.server), pump(s.server, 32 * MiB, 256 * KiB), drain(s.client)]), 60_000, '32 MiB each way');
+    assert.deepEqual(b, { bytes: 32 * MiB, sha256: a });
+    assert.deepEqual(e, { bytes: 32 * MiB, sha256: d });
+    assert.ok(await until(() => c.lean.streamCount === 0 && server.sessions.every(({ session }) => session.streamCount === 0)));
+  });
+
+  it('carries 100 concurrent streams of 256 KiB each way', async () => {
+    const c = await connect();
+    const pairs = await Promise.all(Array.from({ length: 100 }, () => c.open()));
+    const ok = await within(Promise.all(pairs.map(async (s) => {
+      const [a, b, d, e] = await Promise.all([pump(s.client, 256 * KiB, 16 * KiB), drain(s.server), pump(s.server, 256 * KiB, 16 * KiB), drain(s.client)]);
+      return b.sha256 === a && e.sha256 === d;
+    })), 60_000, '100 streams');
+    assert.equal(ok.filter(Boolean).length, 100);
+  });
+
+  it('holds a paused server consumer to the 4 MiB stream window, and everything arrives after resume', async () => {
+    const c = await connect();
+    const s = await c.open();
+    s.server.pause();
+    const sending = pump(s.client, 12 * MiB);
+    assert.ok(await until(() => s.server.recvWindow === 0, 10_000), `window left ${s.server.recvWindow}`);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(s.client.sendWindow, 0, 'the sender stopped at the window');
+    const got = drain(s.server);
+    s.server.resume();
+    const [sent, received] = await within(Promise.all([sending, got]), 30_000, 'the rest');
+    assert.deepEqual(received, { bytes: 12 * MiB, sha256: sent });
+  });
+
+  it('delivers resets both ways with their codes', async () => {
+    const c = await connect();
+    const [a, b] = await Promise.all([c.open(), c.open()]);
+    const closedWith = (st: H2Stream): Promise<number | undefined> => new Promise((resolve) => st.once('close', () => resolve(st.rstCode)));
+    const [codeA, codeB] = [closedWith(a.server), closedWith(b.client)];
+    a.client.close(H2Code.Cancel);
+    b.server.close(H2Code.ConnectError);
+    assert.deepEqual(await within(Promise.all([codeA, codeB]), 5000, 'resets'), [H2Code.Cancel, H2Code.ConnectError]);
+  });
 });
