@@ -3,6 +3,7 @@
 // ways, SETTINGS changes, RST_STREAM, GOAWAY, PING, idle timeout, large header blocks, and what
 // happens when the socket dies under the session.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import type { H2Stream } from '../../shared/h2/h2-stream.js';
 import { drain, leanClientPair, leanOptions, leanServerPair, pump, settled, startLeanServer, until, type H2Pair, type LeanServer, type PairOptions } from '../support/h2-pair.js';
 import { createTestMesh, type TestMesh } from '../support/mesh.js';
 import { within } from '../support/within.js';
+import { randomIndex, seededRandom } from '../../shared/seeded-random.js';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -110,6 +112,30 @@ for (const [title, makePair] of pairings) {
       s.lean.resume();
       const [sentHash, received] = await within(Promise.all([sending, got]), 20_000, 'the held and the rest');
       assert.deepEqual(received, { bytes: 3 * MiB, sha256: sentHash });
+      assert.equal(p.lean['heldBytes'], 0);
+    });
+
+    it('delivers 16 MiB intact and in order to a consumer that keeps pausing and resuming (relay backpressure)', async () => {
+      const p = await pair({ lean: { settings: { initialWindowSize: 256 * KiB } } });
+      const s = await p.open();
+      const random = seededRandom(42);
+      const hash = createHash('sha256');
+      let bytes = 0;
+      const ended = new Promise<void>((resolve) => s.lean.on('end', resolve));
+      s.lean.on('data', (c: Buffer) => {
+        hash.update(c);
+        bytes += c.length;
+        if (random() < 0.3) {
+          s.lean.pause();
+          const later = (): void => void s.lean.resume();
+          if (random() < 0.5) setImmediate(later);
+          else setTimeout(later, randomIndex(random, 3));
+        }
+      });
+      const sent = pump(s.node, 16 * MiB, 100_000);
+      await within(ended, 30_000, 'the end of 16 MiB');
+      assert.equal(bytes, 16 * MiB);
+      assert.equal(hash.digest('hex'), await sent);
       assert.equal(p.lean['heldBytes'], 0);
     });
 
