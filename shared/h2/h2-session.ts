@@ -237,6 +237,9 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   flushStream(stream: H2Stream): void {
     if (this.destroyed) return;
+    // DATA before the response HEADERS is a protocol error: a server stream written before
+    // respond() answers 200 first, as Node's does.
+    if (this.opts.role === 'server' && stream.sentHeaders === undefined) stream.respond({ ':status': 200 });
     const queue = stream.queue;
     while (queue !== undefined && stream.queuedBytes > 0) {
       const allowed = Math.min(stream.sendWindow, this.sendWindow, this.peer.maxFrameSize);

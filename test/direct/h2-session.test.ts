@@ -425,6 +425,19 @@ describe('node:http2 client against a lean server, server-only behaviour', () =>
     for (const p of open) await p.close();
   });
 
+  it("answers 200 implicitly when the application writes before respond(), as Node's server stream does", async () => {
+    const p = await leanServerPair(mesh, { autoRespond: false });
+    open.push(p);
+    const request = (p.node as http2.ClientHttp2Session).request({ ':method': 'CONNECT', ':authority': 'a:1', 'x-pair': 'implicit' }, { endStream: false });
+    request.on('error', () => undefined);
+    const stream = await new Promise<H2Stream>((resolve) => p.lean.once('stream', resolve));
+    stream.write(Buffer.from('hello'));
+    stream.end();
+    const [headers] = (await within(once(request, 'response'), 5000, 'the response')) as [http2.IncomingHttpHeaders];
+    assert.equal(headers[':status'], 200);
+    assert.deepEqual((await within(drain(request), 5000, 'the body')).bytes, 5);
+  });
+
   for (const maxFrameSize of [16_384, 1024 * 1024]) {
     it(`decodes a 40 KiB request header block from Node (lean max frame size ${maxFrameSize})`, async () => {
       const p = await leanServerPair(mesh, { lean: { settings: { maxFrameSize, maxHeaderListSize: 256 * KiB } } });
