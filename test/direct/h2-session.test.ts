@@ -168,6 +168,27 @@ for (const [title, makePair] of pairings) {
       assert.equal((await within(got, 10_000, 'the rest')).bytes, total);
     });
 
+    it('stops at a window the Node peer shrinks to 0 mid-stream (negative window), and finishes once it grows again', async () => {
+      const p = await pair({ nodeSettings: { initialWindowSize: 256 * KiB } });
+      p.node.setLocalWindowSize(64 * MiB);
+      const s = await p.open();
+      s.node.pause();
+      const total = 4 * MiB;
+      s.lean.write(Buffer.alloc(total, 3));
+      const sentBefore = total - (await settled(() => s.lean.writableLength));
+      p.node.settings({ initialWindowSize: 0 });
+      await settled(() => s.lean.sendWindow);
+      assert.ok(s.lean.sendWindow <= 0, `window after the shrink: ${s.lean.sendWindow}`);
+      const got = drain(s.node);
+      s.node.resume();
+      await new Promise((r) => setTimeout(r, 200));
+      const sentWhileZero = total - s.lean.writableLength;
+      assert.ok(sentWhileZero - sentBefore <= 256 * KiB, `sent ${sentWhileZero - sentBefore} more into a zero window`);
+      p.node.settings({ initialWindowSize: 1 * MiB });
+      s.lean.end();
+      assert.equal((await within(got, 20_000, 'the rest')).bytes, total);
+    });
+
     it('delivers resets from the lean side with their codes, and the other streams keep working', async () => {
       const p = await pair();
       const [a, b, c] = await Promise.all([p.open(), p.open(), p.open()]);
