@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import {
   clientPreface, defaultSettings, FrameFlag, FrameType, goAwayFrame, H2Code, headersFrames, maxWindowBytes,
-  settingsAckFrame, settingsFrame, SettingId, windowUpdateFrame, writeFrameHeader, frameHeaderBytes, pingFrame,
+  settingsAckFrame, settingsFrame, SettingId, windowUpdateFrame, pingFrame,
   rstStreamFrame, defaultWindowBytes, type H2Settings,
 } from './frames.js';
 import { HeaderBlockAssembler, type HeaderBlockStep } from './header-block.js';
@@ -17,6 +17,8 @@ import { H2Stream, type H2StreamOwner } from './h2-stream.js';
 import { HpackDecoder, type HeaderField } from './hpack-decoder.js';
 import { IdleTimer } from './idle-timer.js';
 import { encodeHeaderBlock } from './hpack-encoder.js';
+import { OutputBatch } from './output-batch.js';
+import { PingTracker, type PingCallback } from './ping-tracker.js';
 import { SettingsReader } from './settings-reader.js';
 
 export interface H2SessionOptions {
@@ -36,7 +38,6 @@ export interface H2SessionOptions {
   readonly maxSettingsEntries: number;
 }
 
-type PingCallback = (err: Error | null, durationMs: number, payload: Buffer) => void;
 
 export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink {
   /** The peer's settings once its first SETTINGS frame arrived (Node's `remoteSettings`). */
@@ -62,10 +63,8 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private dataLength = 0;
   private dataDelivered = 0;
   private goawaySent = false;
-  private out: Buffer[] = [];
-  private flushScheduled = false;
-  private readonly pings = new Map<number, { cb: PingCallback; sentAt: number }>();
-  private pingCounter = 0;
+  private readonly output: OutputBatch;
+  private readonly pings: PingTracker;
   private readonly idle = new IdleTimer();
   private readonly statusBlocks = new Map<number, Buffer>();
   /** The peer acknowledged our SETTINGS: until then it may use the default stream window. */
@@ -77,6 +76,8 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     this.opts = opts;
     // The peer may always send the default 65,535 bytes on the connection (RFC 9113 §6.9.1).
     this.recvWindow = Math.max(defaultWindowBytes, opts.connectionWindowBytes);
+    this.pings = new PingTracker(opts.maxOutstandingPings);
+    this.output = new OutputBatch(socket, () => this.idle.touch());
     this.decoder = new HpackDecoder({ maxHeaderListBytes: opts.settings.maxHeaderListSize });
     this.headerBlocks = new HeaderBlockAssembler(2 * opts.settings.maxHeaderListSize);
     this.reader = new FrameReader(this, { maxFrameBytes: opts.settings.maxFrameSize, expectPreface: opts.role === 'server' });
@@ -134,12 +135,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   ping(cb: PingCallback): boolean {
     if (this.destroyed) throw new Error('the HTTP/2 session is destroyed');
-    if (this.pings.size >= this.opts.maxOutstandingPings) throw new Error('too many outstanding pings');
-    const key = (this.pingCounter = (this.pingCounter + 1) >>> 0);
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(key, 4);
-    this.pings.set(key, { cb, sentAt: performance.now() });
-    this.send(pingFrame(payload, false));
+    this.send(pingFrame(this.pings.start(cb), false));
     return true;
   }
 
@@ -414,11 +410,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       this.emit('ping', payload);
       return;
     }
-    const key = payload.readUInt32BE(4);
-    const pending = this.pings.get(key);
-    if (!pending) return;
-    this.pings.delete(key);
-    pending.cb(null, performance.now() - pending.sentAt, Buffer.from(payload));
+    this.pings.acked(payload);
   }
 
   private onWindowUpdate(streamId: number, payload: Buffer): void {
@@ -493,10 +485,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   }
 
   private sendData(streamId: number, data: Buffer | undefined, endStream: boolean): void {
-    const header = Buffer.allocUnsafe(frameHeaderBytes);
-    writeFrameHeader(header, 0, data?.length ?? 0, FrameType.Data, endStream ? FrameFlag.EndStream : 0, streamId);
-    this.send(header);
-    if (data !== undefined) this.send(data);
+    if (!this.destroyed) this.output.pushData(streamId, data, endStream);
   }
 
   private sendGoAway(code: number): void {
@@ -505,24 +494,13 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     this.send(goAwayFrame(this.lastPeerStreamId, code));
   }
 
-  /** Frames written in one event-loop turn leave in one socket write (one TLS record run). */
   private send(buf: Buffer): void {
-    if (this.destroyed) return;
-    this.out.push(buf);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(flushSession, this);
-    }
+    if (!this.destroyed) this.output.push(buf);
   }
 
+  /** Writes what is batched now (before the socket ends). */
   flushOut(): void {
-    this.flushScheduled = false;
-    const out = this.out;
-    if (out.length === 0) return;
-    this.out = [];
-    if (this.socket.destroyed || !this.socket.writable) return;
-    this.idle.touch();
-    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    this.output.flush();
   }
 
   /** A connection error (RFC 9113 §5.4.1): GOAWAY with the code, then the connection ends. */
@@ -549,8 +527,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     for (const stream of [...this.streams.values()]) stream.terminate(H2Code.Cancel);
     this.streams.clear();
     this.blocked.clear();
-    for (const { cb } of this.pings.values()) cb(new Error('the HTTP/2 session closed'), 0, Buffer.alloc(8));
-    this.pings.clear();
+    this.pings.failAll();
     if (!this.socket.destroyed) this.socket.destroySoon();
     process.nextTick(() => this.emit('close'));
   }
@@ -560,6 +537,3 @@ function isPseudo(field: HeaderField): boolean {
   return field[0].charCodeAt(0) === 58;
 }
 
-function flushSession(session: H2Session): void {
-  session.flushOut();
-}

@@ -257,7 +257,7 @@ for (const [title, makePair] of pairings) {
       const [leanErr, ms] = await within(new Promise<[Error | null, number, Buffer]>((resolve) => p.lean.ping((...args) => resolve(args))), 5000, 'the lean ping');
       assert.equal(leanErr, null);
       assert.ok(ms >= 0 && ms < 5000);
-      assert.equal(p.lean['pings'].size, 0);
+      assert.equal(p.lean['pings'].outstanding, 0);
     });
 
     it('fires setTimeout after silence, not while frames keep arriving', async () => {

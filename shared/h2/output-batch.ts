@@ -1,0 +1,48 @@
+// OutputBatch: the lean session's way out. Frames written in one event-loop turn leave in one
+// socket write (one run of TLS records), flushed on setImmediate or at once by flush(). DATA goes
+// as a 9-byte header plus the caller's buffer, joined only in that single write.
+import type { TLSSocket } from 'node:tls';
+import { FrameFlag, FrameType, frameHeaderBytes, writeFrameHeader } from './frames.js';
+
+export class OutputBatch {
+  private readonly socket: TLSSocket;
+  private readonly onWrite: () => void;
+  private out: Buffer[] = [];
+  private scheduled = false;
+
+  /** `onWrite` runs for each socket write (the session's idle timer counts it as activity). */
+  constructor(socket: TLSSocket, onWrite: () => void) {
+    this.socket = socket;
+    this.onWrite = onWrite;
+  }
+
+  push(buf: Buffer): void {
+    this.out.push(buf);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(flushBatch, this);
+    }
+  }
+
+  /** A DATA frame; no payload for a bare END_STREAM. */
+  pushData(streamId: number, data: Buffer | undefined, endStream: boolean): void {
+    const header = Buffer.allocUnsafe(frameHeaderBytes);
+    writeFrameHeader(header, 0, data?.length ?? 0, FrameType.Data, endStream ? FrameFlag.EndStream : 0, streamId);
+    this.push(header);
+    if (data !== undefined) this.push(data);
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const out = this.out;
+    if (out.length === 0) return;
+    this.out = [];
+    if (this.socket.destroyed || !this.socket.writable) return;
+    this.onWrite();
+    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+}
+
+function flushBatch(batch: OutputBatch): void {
+  batch.flush();
+}
