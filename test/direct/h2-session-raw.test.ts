@@ -208,3 +208,34 @@ describe('a lean server with windows smaller than the 65,535-byte default', () =
     }
   });
 });
+
+describe('a lean server whose paused streams hold more than its memory bound', () => {
+  it('ends the connection with GOAWAY(ENHANCE_YOUR_CALM) and closes every stream', async () => {
+    const streams: H2Stream[] = [];
+    const bounded = await startLeanServer(mesh, { maxHeldBytes: 100_000 }, (stream) => {
+      stream.on('error', () => undefined);
+      stream.respond({ ':status': 200 });
+      stream.pause();
+      streams.push(stream);
+    });
+    try {
+      const c = await RawH2Client.open({ port: bounded.port, keyPem: mesh.clientCert.keyPem, certPem: mesh.clientCert.chainPem, caPem: mesh.ca.rootsPem });
+      clients.push(c);
+      assert.ok(await until(() => c.settingsAcks > 0));
+      c.write(Buffer.concat([headersFrame(1, connectBlock('a:1'), { endHeaders: true }), headersFrame(3, connectBlock('a:3'), { endHeaders: true })]));
+      assert.ok(await until(() => streams.length === 2));
+      c.write(Buffer.concat([dataFrame(1, Buffer.alloc(16_000)), dataFrame(3, Buffer.alloc(16_000))]));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(c.goaways.length, 0, 'under the bound nothing happens');
+      for (let i = 0; i < 4; i++) c.write(Buffer.concat([dataFrame(1, Buffer.alloc(16_000)), dataFrame(3, Buffer.alloc(16_000))]));
+      assert.ok(await until(() => c.goaways.length > 0 && c.closed), 'GOAWAY and the connection closed');
+      assert.equal(c.goaways[0]!.errorCode, H2Error.EnhanceYourCalm);
+      assert.ok(await until(() => streams.every((s) => s.destroyed)));
+      const session = bounded.sessions[0]!.session;
+      assert.equal(session.destroyed, true);
+      assert.equal(session['heldBytes'], 0);
+    } finally {
+      await bounded.close();
+    }
+  });
+});
