@@ -21,6 +21,12 @@ import { OutputBatch } from './output-batch.js';
 import { PingTracker, type PingCallback } from './ping-tracker.js';
 import { SettingsReader } from './settings-reader.js';
 
+/**
+ * Bytes a session lets wait for the socket (batched or in its buffer) before streams stop sending:
+ * without it, a peer that opens big windows but reads slowly made us buffer up to its windows.
+ */
+const socketHighWaterBytes = 2 * 1024 * 1024;
+
 export interface H2SessionOptions {
   readonly role: 'client' | 'server';
   /** What we advertise. */
@@ -103,6 +109,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       this.finalize();
     });
     socket.on('close', () => this.finalize());
+    socket.on('drain', () => this.flushBlocked());
     socket.on('end', () => this.finalize());
   }
 
@@ -238,7 +245,9 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     if (this.opts.role === 'server' && stream.sentHeaders === undefined) stream.respond({ ':status': 200 });
     const queue = stream.queue;
     while (queue !== undefined && stream.queuedBytes > 0) {
-      const allowed = Math.min(stream.sendWindow, this.sendWindow, this.peer.maxFrameSize);
+      // TCP pushes back too: past socketHighWaterBytes unsent, streams wait for the socket's 'drain'.
+      const socketRoom = socketHighWaterBytes - this.output.backlog;
+      const allowed = Math.min(stream.sendWindow, this.sendWindow, this.peer.maxFrameSize, socketRoom);
       if (allowed <= 0) {
         this.blocked.add(stream);
         return;
@@ -478,7 +487,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   private flushBlocked(): void {
     for (const stream of [...this.blocked]) {
-      if (this.sendWindow <= 0) return;
+      if (this.sendWindow <= 0 || this.output.backlog >= socketHighWaterBytes) return;
       this.blocked.delete(stream);
       this.flushStream(stream);
     }

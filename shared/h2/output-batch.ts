@@ -8,6 +8,7 @@ export class OutputBatch {
   private readonly socket: TLSSocket;
   private readonly onWrite: () => void;
   private out: Buffer[] = [];
+  private outBytes = 0;
   private scheduled = false;
 
   /** `onWrite` runs for each socket write (the session's idle timer counts it as activity). */
@@ -16,8 +17,14 @@ export class OutputBatch {
     this.onWrite = onWrite;
   }
 
+  /** Bytes written but not yet handed to the kernel: batched here plus the socket's own buffer. */
+  get backlog(): number {
+    return this.outBytes + this.socket.writableLength;
+  }
+
   push(buf: Buffer): void {
     this.out.push(buf);
+    this.outBytes += buf.length;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(flushBatch, this);
@@ -37,6 +44,7 @@ export class OutputBatch {
     const out = this.out;
     if (out.length === 0) return;
     this.out = [];
+    this.outBytes = 0;
     if (this.socket.destroyed || !this.socket.writable) return;
     this.onWrite();
     this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));

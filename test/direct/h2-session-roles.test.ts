@@ -230,3 +230,53 @@ describe('a lean client against a lean server (the ztunnel-to-ztunnel path)', ()
     assert.deepEqual(await within(Promise.all([codeA, codeB]), 5000, 'resets'), [H2Code.Cancel, H2Code.ConnectError]);
   });
 });
+
+describe('a lean client against a peer that stops reading its socket', () => {
+  it('stops taking writes (write() returns false) once the socket backs up, even with huge HTTP/2 windows', async () => {
+    // A TLS server that opens huge windows, then never reads again: only TCP can push back.
+    const deafSockets: tls.TLSSocket[] = [];
+    const deaf = tls.createServer({ key: mesh.serverCert.keyPem, cert: mesh.serverCert.chainPem, ca: mesh.ca.rootsPem, requestCert: true, ALPNProtocols: ['h2'] }, (socket) => {
+      deafSockets.push(socket);
+      socket.on('error', () => undefined);
+      const settings = Buffer.alloc(9 + 6);
+      settings.writeUIntBE(6, 0, 3);
+      settings[3] = FrameType.Settings;
+      settings.writeUInt16BE(0x4, 9);
+      settings.writeUInt32BE(0x7fff_ffff, 11);
+      const update = Buffer.alloc(13);
+      update.writeUIntBE(4, 0, 3);
+      update[3] = FrameType.WindowUpdate;
+      update.writeUInt32BE(0x7fff_ffff - 65_535, 9);
+      socket.write(Buffer.concat([settings, update]));
+      setTimeout(() => socket.pause(), 50);
+    });
+    deaf.listen(0, '127.0.0.1');
+    await once(deaf, 'listening');
+    const socket = tls.connect({ host: '127.0.0.1', port: (deaf.address() as AddressInfo).port, key: mesh.clientCert.keyPem, cert: mesh.clientCert.chainPem, ca: mesh.ca.rootsPem, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+    socket.on('error', () => undefined);
+    try {
+      await within(once(socket, 'secureConnect'), 5000, 'TLS');
+      const lean = new H2Session(socket, leanOptions('client'));
+      lean.on('error', () => undefined);
+      await within(once(lean, 'remoteSettings'), 5000, 'SETTINGS');
+      await new Promise((r) => setTimeout(r, 100));
+      const stream = lean.request({ ':method': 'CONNECT', ':authority': 'a:1' });
+      stream.on('error', () => undefined);
+      const chunk = Buffer.alloc(64 * KiB, 1);
+      let written = 0;
+      for (let i = 0; i < 2048; i++) {
+        written += chunk.length;
+        if (!stream.write(chunk)) break;
+        if (i % 16 === 15) await new Promise((r) => setImmediate(r)); // let the session write to the socket
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(written < 16 * MiB, `write() kept returning true for ${written / MiB} MiB into a socket nobody reads`);
+      assert.ok(socket.writableLength < 4 * MiB, `${(socket.writableLength / MiB).toFixed(1)} MiB sit in the socket's buffer`);
+      lean.destroy();
+    } finally {
+      socket.destroy();
+      for (const s of deafSockets) s.destroy(); // paused, it would never notice the close
+      await new Promise((r) => deaf.close(r));
+    }
+  });
+});
