@@ -8,14 +8,24 @@ import type { TLSSocket } from 'node:tls';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import {
   clientPreface, defaultSettings, FrameFlag, FrameType, goAwayFrame, H2Code, headersFrames, maxWindowBytes,
-  settingsAckFrame, settingsFrame, SettingId, windowUpdateFrame, writeFrameHeader, frameHeaderBytes, pingFrame,
+  settingsAckFrame, settingsFrame, SettingId, windowUpdateFrame, pingFrame,
   rstStreamFrame, defaultWindowBytes, type H2Settings,
 } from './frames.js';
+import { HeaderBlockAssembler, type HeaderBlockStep } from './header-block.js';
 import { buildHeaders } from './header-fields.js';
 import { H2Stream, type H2StreamOwner } from './h2-stream.js';
 import { HpackDecoder, type HeaderField } from './hpack-decoder.js';
+import { IdleTimer } from './idle-timer.js';
 import { encodeHeaderBlock } from './hpack-encoder.js';
+import { OutputBatch } from './output-batch.js';
+import { PingTracker, type PingCallback } from './ping-tracker.js';
 import { SettingsReader } from './settings-reader.js';
+
+/**
+ * Bytes a session lets wait for the socket (batched or in its buffer) before streams stop sending:
+ * without it, a peer that opens big windows but reads slowly made us buffer up to its windows.
+ */
+const socketHighWaterBytes = 2 * 1024 * 1024;
 
 export interface H2SessionOptions {
   readonly role: 'client' | 'server';
@@ -34,10 +44,6 @@ export interface H2SessionOptions {
   readonly maxSettingsEntries: number;
 }
 
-/** Frames of one loop turn up to this size are joined in one Buffer (small: from Node's buffer pool). */
-const coalesceMaxBytes = 16 * 1024;
-
-type PingCallback = (err: Error | null, durationMs: number, payload: Buffer) => void;
 
 export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink {
   /** The peer's settings once its first SETTINGS frame arrived (Node's `remoteSettings`). */
@@ -58,26 +64,28 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   private recvUnacked = 0;
   private heldBytes = 0;
   private readonly blocked = new Set<H2Stream>();
-  private headerBlock: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  private readonly headerBlocks: HeaderBlockAssembler;
   private dataStream: H2Stream | undefined;
   private dataLength = 0;
   private dataDelivered = 0;
   private goawaySent = false;
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private flushScheduled = false;
-  private readonly pings = new Map<number, { cb: PingCallback; sentAt: number }>();
-  private pingCounter = 0;
-  private idle: { ms: number; cb: () => void; timer: NodeJS.Timeout } | undefined;
-  private lastActivity = Date.now();
+  private readonly output: OutputBatch;
+  private readonly pings: PingTracker;
+  private readonly idle = new IdleTimer();
   private readonly statusBlocks = new Map<number, Buffer>();
+  /** The peer acknowledged our SETTINGS: until then it may use the default stream window. */
+  private settingsAcked = false;
 
   constructor(socket: TLSSocket, opts: H2SessionOptions) {
     super();
     this.socket = socket;
     this.opts = opts;
-    this.recvWindow = opts.connectionWindowBytes;
+    // The peer may always send the default 65,535 bytes on the connection (RFC 9113 §6.9.1).
+    this.recvWindow = Math.max(defaultWindowBytes, opts.connectionWindowBytes);
+    this.pings = new PingTracker(opts.maxOutstandingPings);
+    this.output = new OutputBatch(socket, () => this.idle.touch());
     this.decoder = new HpackDecoder({ maxHeaderListBytes: opts.settings.maxHeaderListSize });
+    this.headerBlocks = new HeaderBlockAssembler(2 * opts.settings.maxHeaderListSize);
     this.reader = new FrameReader(this, { maxFrameBytes: opts.settings.maxFrameSize, expectPreface: opts.role === 'server' });
     const s = opts.settings;
     const entries: Array<[number, number]> = [
@@ -91,10 +99,17 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     this.send(settingsFrame(entries));
     if (opts.connectionWindowBytes > defaultWindowBytes) this.send(windowUpdateFrame(0, opts.connectionWindowBytes - defaultWindowBytes));
     socket.on('data', (chunk: Buffer) => {
-      this.lastActivity = Date.now();
+      this.idle.touch();
       this.reader.push(chunk);
     });
+    // The session owns the socket as Node's does: a reset (ECONNRESET, EPIPE) ends it, and must
+    // not become an uncaught 'error' when its owner attached no listener of its own.
+    socket.on('error', (err: Error) => {
+      if (!this.destroyed && this.listenerCount('error') > 0) this.emit('error', err);
+      this.finalize();
+    });
     socket.on('close', () => this.finalize());
+    socket.on('drain', () => this.flushBlocked());
     socket.on('end', () => this.finalize());
   }
 
@@ -114,9 +129,11 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     for (const name in headers) {
       const value = headers[name];
       if (value === undefined) continue;
-      (name.charCodeAt(0) === 58 ? pseudo : regular).push([name, value]);
+      // Field names go out lowercase (RFC 9113 §8.2.1), as Node's client makes them.
+      if (name.charCodeAt(0) === 58) pseudo.push([name, value]);
+      else regular.push([name.toLowerCase(), value]);
     }
-    const stream = new H2Stream(this, id, this.peer.initialWindowSize, this.opts.settings.initialWindowSize);
+    const stream = new H2Stream(this, id, this.peer.initialWindowSize, this.streamRecvWindow());
     this.streams.set(id, stream);
     // Plain strings: Huffman would save ~70 bytes per CONNECT but double the peer's decoding time.
     this.send(headersFrames(id, encodeHeaderBlock(pseudo.concat(regular), { huffman: false }), false, this.peer.maxFrameSize));
@@ -125,28 +142,13 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   ping(cb: PingCallback): boolean {
     if (this.destroyed) throw new Error('the HTTP/2 session is destroyed');
-    if (this.pings.size >= this.opts.maxOutstandingPings) throw new Error('too many outstanding pings');
-    const key = (this.pingCounter = (this.pingCounter + 1) >>> 0);
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(key, 4);
-    this.pings.set(key, { cb, sentAt: performance.now() });
-    this.send(pingFrame(payload, false));
+    this.send(pingFrame(this.pings.start(cb), false));
     return true;
   }
 
-  /** Calls `cb` once nothing was received for `ms` (Node's session.setTimeout). */
+  /** Calls `cb` once nothing was received or sent for `ms`; 0 turns it off (Node's session.setTimeout). */
   setTimeout(ms: number, cb: () => void): void {
-    if (this.idle) clearTimeout(this.idle.timer);
-    const check = (): void => {
-      if (this.destroyed) return;
-      const quiet = Date.now() - this.lastActivity;
-      if (quiet >= ms) return cb();
-      idle.timer = setTimeout(check, ms - quiet);
-      idle.timer.unref();
-    };
-    const idle = { ms, cb, timer: setTimeout(check, ms) };
-    idle.timer.unref();
-    this.idle = idle;
+    if (!this.destroyed) this.idle.set(ms, cb);
   }
 
   /** Graceful: GOAWAY(NO_ERROR); open streams finish; the connection ends once none is left. */
@@ -170,10 +172,10 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   // FrameSink: what the reader found.
 
   onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    if (this.headerBlock !== undefined && type !== FrameType.Continuation) return this.fail(H2Code.ProtocolError, 'expected CONTINUATION');
+    if (this.headerBlocks.inProgress && type !== FrameType.Continuation) return this.fail(H2Code.ProtocolError, 'expected CONTINUATION');
     switch (type) {
-      case FrameType.Headers: return this.onHeaders(flags, streamId, payload);
-      case FrameType.Continuation: return this.onContinuation(flags, streamId, payload);
+      case FrameType.Headers: return this.onHeaderStep(this.headerBlocks.headers(flags, streamId, payload));
+      case FrameType.Continuation: return this.onHeaderStep(this.headerBlocks.continuation(flags, streamId, payload));
       case FrameType.Settings: return this.onSettings(flags, streamId, payload);
       case FrameType.Ping: return this.onPing(flags, streamId, payload);
       case FrameType.WindowUpdate: return this.onWindowUpdate(streamId, payload);
@@ -188,7 +190,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
   }
 
   onDataStart(streamId: number, _flags: number, length: number): void {
-    if (this.headerBlock !== undefined) return this.fail(H2Code.ProtocolError, 'expected CONTINUATION');
+    if (this.headerBlocks.inProgress) return this.fail(H2Code.ProtocolError, 'expected CONTINUATION');
     if (streamId === 0) return this.fail(H2Code.ProtocolError, 'DATA on stream 0');
     this.recvWindow -= length;
     if (this.recvWindow < 0) return this.fail(H2Code.FlowControlError, 'DATA beyond the connection window');
@@ -238,9 +240,14 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   flushStream(stream: H2Stream): void {
     if (this.destroyed) return;
+    // DATA before the response HEADERS is a protocol error: a server stream written before
+    // respond() answers 200 first, as Node's does.
+    if (this.opts.role === 'server' && stream.sentHeaders === undefined) stream.respond({ ':status': 200 });
     const queue = stream.queue;
     while (queue !== undefined && stream.queuedBytes > 0) {
-      const allowed = Math.min(stream.sendWindow, this.sendWindow, this.peer.maxFrameSize);
+      // TCP pushes back too: past socketHighWaterBytes unsent, streams wait for the socket's 'drain'.
+      const socketRoom = socketHighWaterBytes - this.output.backlog;
+      const allowed = Math.min(stream.sendWindow, this.sendWindow, this.peer.maxFrameSize, socketRoom);
       if (allowed <= 0) {
         this.blocked.add(stream);
         return;
@@ -306,31 +313,10 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   // Frames.
 
-  private onHeaders(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId === 0) return this.fail(H2Code.ProtocolError, 'HEADERS on stream 0');
-    let at = 0;
-    let end = payload.length;
-    if (flags & FrameFlag.Padded) {
-      end -= payload.length > 0 ? payload[0]! : end + 1;
-      at = 1;
-    }
-    if (flags & FrameFlag.Priority) at += 5;
-    if (end < at) return this.fail(H2Code.ProtocolError, 'HEADERS padding or priority exceeds the frame');
-    const fragment = payload.subarray(at, end);
-    if (flags & FrameFlag.EndHeaders) return this.onHeaderBlock(streamId, flags, fragment);
-    this.headerBlock = { streamId, flags, parts: [Buffer.from(fragment)], bytes: fragment.length };
-  }
-
-  private onContinuation(flags: number, streamId: number, payload: Buffer): void {
-    const block = this.headerBlock;
-    if (block === undefined || block.streamId !== streamId) return this.fail(H2Code.ProtocolError, 'unexpected CONTINUATION');
-    block.bytes += payload.length;
-    // A CONTINUATION flood (CVE-2024-27316) ends here, not in memory.
-    if (block.bytes > 2 * this.opts.settings.maxHeaderListSize) return this.fail(H2Code.EnhanceYourCalm, 'header block too large');
-    block.parts.push(Buffer.from(payload));
-    if ((flags & FrameFlag.EndHeaders) === 0) return;
-    this.headerBlock = undefined;
-    this.onHeaderBlock(streamId, block.flags, Buffer.concat(block.parts, block.bytes));
+  /** HEADERS or CONTINUATION: a whole header block goes on to onHeaderBlock. */
+  private onHeaderStep(step: HeaderBlockStep): void {
+    if (step.kind === 'error') return this.fail(step.code, step.reason);
+    if (step.kind === 'block') this.onHeaderBlock(step.streamId, step.flags, step.block);
   }
 
   private onHeaderBlock(streamId: number, flags: number, block: Buffer): void {
@@ -344,7 +330,10 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       if (this.isIdle(streamId)) this.fail(H2Code.ProtocolError, `HEADERS on idle stream ${streamId}`);
       return;
     }
-    if (streamId % 2 === 0 || streamId <= this.lastPeerStreamId) return this.fail(H2Code.ProtocolError, `HEADERS opening stream ${streamId}`);
+    if (streamId % 2 === 0) return this.fail(H2Code.ProtocolError, `HEADERS opening stream ${streamId}`);
+    // A stream we closed (reset, refused, or answered early): the peer may have sent trailers
+    // before it saw that; RFC 9113 §5.1 has them ignored, the block only feeding HPACK above.
+    if (streamId <= this.lastPeerStreamId) return;
     this.lastPeerStreamId = streamId;
     if (this.goawaySent) return this.send(rstStreamFrame(streamId, H2Code.RefusedStream));
     if (!decoded.ok) {
@@ -364,7 +353,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       this.emit('streamRejected', 'max_concurrent_streams');
       return;
     }
-    const stream = new H2Stream(this, streamId, this.peer.initialWindowSize, this.opts.settings.initialWindowSize);
+    const stream = new H2Stream(this, streamId, this.peer.initialWindowSize, this.streamRecvWindow());
     this.streams.set(streamId, stream);
     if (endStream) stream.endReceived = true;
     this.emit('stream', stream, headers);
@@ -389,15 +378,21 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       if (endStream && !stream.destroyed) stream.receiveEnd();
       return;
     }
-    // Trailers end the stream; HEADERS in the middle of a tunnel is malformed (RFC 9113 §8.1).
-    if (!endStream) return this.streamError(stream, H2Code.ProtocolError);
+    // Trailers end the stream; HEADERS in the middle of a tunnel, or trailers with pseudo-header
+    // fields, are malformed (RFC 9113 §8.1).
+    if (!endStream || fields.some(isPseudo)) return this.streamError(stream, H2Code.ProtocolError);
     this.remoteEnd(stream);
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) return this.fail(H2Code.ProtocolError, 'SETTINGS on a stream');
     if (flags & FrameFlag.Ack) {
-      if (payload.length !== 0) this.fail(H2Code.FrameSizeError, 'SETTINGS ack with a payload');
+      if (payload.length !== 0) return this.fail(H2Code.FrameSizeError, 'SETTINGS ack with a payload');
+      if (this.settingsAcked) return;
+      // Our SETTINGS_INITIAL_WINDOW_SIZE now applies to the streams opened under the default.
+      this.settingsAcked = true;
+      const delta = this.opts.settings.initialWindowSize - defaultWindowBytes;
+      if (delta !== 0) for (const stream of this.streams.values()) stream.recvWindow += delta;
       return;
     }
     if (payload.length / 6 > this.opts.maxSettingsEntries) return this.fail(H2Code.EnhanceYourCalm, 'SETTINGS with too many entries');
@@ -424,11 +419,7 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
       this.emit('ping', payload);
       return;
     }
-    const key = payload.readUInt32BE(4);
-    const pending = this.pings.get(key);
-    if (!pending) return;
-    this.pings.delete(key);
-    pending.cb(null, performance.now() - pending.sentAt, Buffer.from(payload));
+    this.pings.acked(payload);
   }
 
   private onWindowUpdate(streamId: number, payload: Buffer): void {
@@ -478,6 +469,11 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     stream.receiveEnd();
   }
 
+  /** RFC 9113 §6.9.2: until the peer acknowledges our SETTINGS it may send the default window. */
+  private streamRecvWindow(): number {
+    return this.settingsAcked ? this.opts.settings.initialWindowSize : defaultWindowBytes;
+  }
+
   /** A stream id neither side has used yet. */
   private isIdle(streamId: number): boolean {
     const ours = (streamId % 2 === 1) === (this.opts.role === 'client');
@@ -491,17 +487,14 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   private flushBlocked(): void {
     for (const stream of [...this.blocked]) {
-      if (this.sendWindow <= 0) return;
+      if (this.sendWindow <= 0 || this.output.backlog >= socketHighWaterBytes) return;
       this.blocked.delete(stream);
       this.flushStream(stream);
     }
   }
 
   private sendData(streamId: number, data: Buffer | undefined, endStream: boolean): void {
-    const header = Buffer.allocUnsafe(frameHeaderBytes);
-    writeFrameHeader(header, 0, data?.length ?? 0, FrameType.Data, endStream ? FrameFlag.EndStream : 0, streamId);
-    this.send(header);
-    if (data !== undefined) this.send(data);
+    if (!this.destroyed) this.output.pushData(streamId, data, endStream);
   }
 
   private sendGoAway(code: number): void {
@@ -510,34 +503,13 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     this.send(goAwayFrame(this.lastPeerStreamId, code));
   }
 
-  /** Frames written in one event-loop turn leave in one socket write (one TLS record run). */
   private send(buf: Buffer): void {
-    if (this.destroyed) return;
-    this.out.push(buf);
-    this.outBytes += buf.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(flushSession, this);
-    }
+    if (!this.destroyed) this.output.push(buf);
   }
 
+  /** Writes what is batched now (before the socket ends). */
   flushOut(): void {
-    this.flushScheduled = false;
-    const out = this.out;
-    if (out.length === 0) return;
-    this.out = [];
-    const bytes = this.outBytes;
-    this.outBytes = 0;
-    if (this.socket.destroyed || !this.socket.writable) return;
-    if (out.length === 1) this.socket.write(out[0]!);
-    else if (bytes <= coalesceMaxBytes) this.socket.write(Buffer.concat(out, bytes));
-    else {
-      // Bulk: a writev (TLS copies it once into its record buffer and frees it at once), not a
-      // JS copy that would wait for the GC (large copies held ~10 MB more RSS after bulk runs).
-      this.socket.cork();
-      for (const buf of out) this.socket.write(buf);
-      this.socket.uncork();
-    }
+    this.output.flush();
   }
 
   /** A connection error (RFC 9113 §5.4.1): GOAWAY with the code, then the connection ends. */
@@ -560,17 +532,17 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     this.flushOut();
     this.destroyed = true;
     this.reader.stop();
-    if (this.idle) clearTimeout(this.idle.timer);
+    this.idle.clear();
     for (const stream of [...this.streams.values()]) stream.terminate(H2Code.Cancel);
     this.streams.clear();
     this.blocked.clear();
-    for (const { cb } of this.pings.values()) cb(new Error('the HTTP/2 session closed'), 0, Buffer.alloc(8));
-    this.pings.clear();
+    this.pings.failAll();
     if (!this.socket.destroyed) this.socket.destroySoon();
     process.nextTick(() => this.emit('close'));
   }
 }
 
-function flushSession(session: H2Session): void {
-  session.flushOut();
+function isPseudo(field: HeaderField): boolean {
+  return field[0].charCodeAt(0) === 58;
 }
+

@@ -4,6 +4,7 @@
 // Http2Stream, its Readable/Writable states and nghttp2's stream cost ~3.5 KB (bench/README.md).
 import { EventEmitter } from 'node:events';
 import { H2Code } from './frames.js';
+import { HeldData } from './held-data.js';
 
 /** What a stream needs from its session. */
 export interface H2StreamOwner {
@@ -56,11 +57,15 @@ export class H2Stream extends EventEmitter {
   // keeps it paused when a 'data' listener comes later (Readable's flowing = false).
   private paused = true;
   private explicitlyPaused = false;
-  private held: Buffer[] | undefined = undefined;
+  private held: HeldData | undefined = undefined;
   private heldEnd = false;
   private needDrain = false;
+  /** resume() ran: what was held is delivered on the next tick (a Readable's resume is async too). */
+  private flushScheduled = false;
   private closeScheduled = false;
   private waiter: { readonly ok: (headers: H2Headers) => void; readonly fail: (err: Error) => void } | undefined;
+  /** Reset with NO_ERROR after the peer's END_STREAM: held data and 'end' are still delivered, then 'close'. */
+  private closeAfterEnd = false;
 
   constructor(owner: H2StreamOwner, id: number, sendWindow: number, recvWindow: number) {
     super();
@@ -85,7 +90,7 @@ export class H2Stream extends EventEmitter {
   }
 
   get readable(): boolean {
-    return !this.destroyed && !this.remoteEnded;
+    return (!this.destroyed || this.closeAfterEnd) && !this.remoteEnded;
   }
 
   get headersSent(): boolean {
@@ -139,6 +144,8 @@ export class H2Stream extends EventEmitter {
     }
   }
 
+  // Like Readable, which aliases addListener to on: a 'data' listener starts the flow however it
+  // is attached (once() goes through on()).
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     super.on(event, listener);
     if (event === 'data' && this.paused && !this.explicitlyPaused) this.resume();
@@ -165,6 +172,10 @@ export class H2Stream extends EventEmitter {
     else this.emit('response', headers);
   }
 
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
+  }
+
   pause(): this {
     this.paused = true;
     this.explicitlyPaused = true;
@@ -175,21 +186,30 @@ export class H2Stream extends EventEmitter {
     this.explicitlyPaused = false;
     if (!this.paused) return this;
     this.paused = false;
+    // Held data and 'end' go out on the next tick, as a Readable's: a caller attaching 'data' then
+    // 'end' listeners in one go must see both (delivering inside on('data') lost the 'end').
+    if ((this.held !== undefined || this.heldEnd) && !this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushHeld, this);
+    }
+    return this;
+  }
+
+  /** Delivers what was held while paused, in order (the consumer may pause again meanwhile). */
+  flushHeld(): void {
+    this.flushScheduled = false;
+    if (this.paused) return;
     const held = this.held;
     this.held = undefined;
     if (held) {
-      let bytes = 0;
-      for (const chunk of held) bytes += chunk.length;
-      this.owner.heldChanged(-bytes);
+      this.owner.heldChanged(-held.bytes);
       // A consumer may pause again while this runs: the rest is held again, in order.
-      for (const chunk of held) {
-        if (this.destroyed) break;
-        if (this.paused) this.receive(chunk);
-        else this.deliver(chunk);
+      for (const chunk of held.take()) {
+        if (this.destroyed && !this.closeAfterEnd) break;
+        this.receive(chunk); // held again if the consumer paused (or re-held something before it)
       }
     }
-    if (this.heldEnd && !this.destroyed && !this.paused) this.deliverEnd();
-    return this;
+    if (this.heldEnd && (!this.destroyed || this.closeAfterEnd) && !this.paused && this.held === undefined) this.deliverEnd();
   }
 
   isPaused(): boolean {
@@ -198,6 +218,12 @@ export class H2Stream extends EventEmitter {
 
   /** Resets the stream with `code` (queued data is dropped), as Node's Http2Stream.close(code). */
   close(code: number = H2Code.NoError): void {
+    if (this.closeAfterEnd) {
+      // The consumer gives up on the rest of a completed response.
+      this.closeAfterEnd = false;
+      this.dropHeld();
+      this.scheduleClose();
+    }
     if (this.destroyed) return;
     this.owner.sendReset(this, code);
     this.terminate(code);
@@ -216,9 +242,8 @@ export class H2Stream extends EventEmitter {
 
   /** Payload bytes from the peer. */
   receive(chunk: Buffer): void {
-    if (this.paused) {
-      if (this.held === undefined) this.held = [chunk];
-      else this.held.push(chunk);
+    if (this.paused || this.held !== undefined) {
+      (this.held ??= new HeldData()).push(chunk);
       this.owner.heldChanged(chunk.length);
       return;
     }
@@ -226,7 +251,7 @@ export class H2Stream extends EventEmitter {
   }
 
   receiveEnd(): void {
-    if (this.paused) {
+    if (this.paused || this.held !== undefined) {
       this.heldEnd = true;
       return;
     }
@@ -255,12 +280,10 @@ export class H2Stream extends EventEmitter {
     this.rstCode = code;
     this.queue = undefined;
     this.queuedBytes = 0;
-    if (this.held) {
-      let bytes = 0;
-      for (const chunk of this.held) bytes += chunk.length;
-      this.held = undefined;
-      this.owner.heldChanged(-bytes);
-    }
+    // RFC 9113 §8.1: a RST_STREAM(NO_ERROR) after a complete response only asks us to stop
+    // sending; the response must not be discarded, even the part a paused consumer has not read.
+    this.closeAfterEnd = code === H2Code.NoError && this.heldEnd;
+    if (!this.closeAfterEnd) this.dropHeld();
     this.owner.streamClosed(this);
     const waiter = this.waiter;
     this.waiter = undefined;
@@ -270,7 +293,15 @@ export class H2Stream extends EventEmitter {
       err.code = 'ERR_HTTP2_STREAM_ERROR';
       this.emit('error', err);
     }
-    this.scheduleClose();
+    if (!this.closeAfterEnd) this.scheduleClose();
+  }
+
+  private dropHeld(): void {
+    this.heldEnd = false;
+    if (this.held === undefined) return;
+    const bytes = this.held.bytes;
+    this.held = undefined;
+    this.owner.heldChanged(-bytes);
   }
 
   private deliver(chunk: Buffer): void {
@@ -283,6 +314,10 @@ export class H2Stream extends EventEmitter {
     if (this.remoteEnded) return;
     this.remoteEnded = true;
     this.emit('end');
+    if (this.closeAfterEnd) {
+      this.closeAfterEnd = false;
+      this.scheduleClose();
+    }
     this.maybeClose();
   }
 
@@ -300,6 +335,10 @@ export class H2Stream extends EventEmitter {
     this.closeScheduled = true;
     process.nextTick(emitClose, this);
   }
+}
+
+function flushHeld(stream: H2Stream): void {
+  stream.flushHeld();
 }
 
 function emitClose(stream: H2Stream): void {

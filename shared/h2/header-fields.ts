@@ -27,7 +27,23 @@ export function buildHeaders(fields: readonly HeaderField[], kind: 'request' | '
     const previous = headers[name];
     headers[name] = previous === undefined ? value : `${previous}${name === 'cookie' ? '; ' : ', '}${value}`;
   }
-  return headers;
+  const missing = kind === 'request' ? badRequestPseudo(headers) : /^[1-9][0-9][0-9]$/.test(headers[':status'] ?? '') ? undefined : `bad :status ${headers[':status']}`;
+  return missing ?? headers;
+}
+
+/** RFC 9113 §8.3.1, §8.5: the pseudo-headers a request must (and a plain CONNECT must not) carry. */
+function badRequestPseudo(h: H2Headers): string | undefined {
+  const method = h[':method'];
+  if (method === undefined || method === '') return 'no :method';
+  if (method === 'CONNECT' && h[':protocol'] === undefined) {
+    if (!h[':authority']) return 'CONNECT without :authority';
+    if (h[':scheme'] !== undefined || h[':path'] !== undefined) return 'CONNECT with :scheme or :path';
+    return undefined;
+  }
+  if (h[':protocol'] !== undefined && method !== 'CONNECT') return ':protocol on a request other than CONNECT';
+  if (!h[':scheme']) return 'no :scheme';
+  if (!h[':path']) return 'no :path';
+  return undefined;
 }
 
 function badNameOrValue(name: string, value: string): string | undefined {
