@@ -3,6 +3,9 @@
 // It replaces node:http2 on ztunnel's HBONE hops: frames are parsed and written in JavaScript
 // straight from and to the socket, and a stream is a small H2Stream, not a Duplex + nghttp2 state.
 // The surface mirrors the parts of Node's Http2Session the HBONE pool and server use.
+// (Over 500 lines on purpose: it is RFC 9113's connection state machine, one frame handler per
+// frame type over the same stream table and windows; the separable parts are in header-block.ts,
+// held-data.ts, output-batch.ts, ping-tracker.ts, idle-timer.ts and settings-reader.ts.)
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import { FrameReader, type FrameSink } from './frame-reader.js';
