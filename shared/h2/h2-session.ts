@@ -197,13 +197,11 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     if (streamId === 0) return this.fail(H2Code.ProtocolError, 'DATA on stream 0');
     this.recvWindow -= length;
     if (this.recvWindow < 0) return this.fail(H2Code.FlowControlError, 'DATA beyond the connection window');
-    // The connection window comes back at once; each stream's window bounds what it can hold.
+    // The connection window comes back at once (each stream's window bounds what it can hold),
+    // unless paused consumers already hold half the session's limit: then it waits for them, so
+    // the peer pauses the connection instead of the session being closed for its memory.
     this.recvUnacked += length;
-    if (this.recvUnacked >= this.opts.connectionWindowBytes / 2) {
-      this.send(windowUpdateFrame(0, this.recvUnacked));
-      this.recvWindow += this.recvUnacked;
-      this.recvUnacked = 0;
-    }
+    this.returnConnectionWindow();
     this.dataStream = undefined;
     const stream = this.streams.get(streamId);
     if (!stream) {
@@ -292,7 +290,16 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
 
   heldChanged(delta: number): void {
     this.heldBytes += delta;
-    if (this.heldBytes > this.opts.maxHeldBytes) this.fail(H2Code.EnhanceYourCalm, 'streams hold more than the session memory limit');
+    // Unreachable for a peer within its windows (held <= half the limit + the connection window).
+    if (this.heldBytes > this.opts.maxHeldBytes) return this.fail(H2Code.EnhanceYourCalm, 'streams hold more than the session memory limit');
+    if (delta < 0) this.returnConnectionWindow();
+  }
+
+  private returnConnectionWindow(): void {
+    if (this.recvUnacked < this.opts.connectionWindowBytes / 2 || this.heldBytes > this.opts.maxHeldBytes / 2 || this.destroyed) return;
+    this.send(windowUpdateFrame(0, this.recvUnacked));
+    this.recvWindow += this.recvUnacked;
+    this.recvUnacked = 0;
   }
 
   sendReset(stream: H2Stream, code: number): void {

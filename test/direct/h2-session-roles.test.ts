@@ -280,3 +280,31 @@ describe('a lean client against a peer that stops reading its socket', () => {
     }
   });
 });
+
+describe('a lean server whose paused consumers hold half its memory bound', () => {
+  it('stops returning the connection window instead of closing the session, and every byte arrives once they read', async () => {
+    // Node's client keeps to our windows: 8 streams x 96 KiB stream windows, a 128 KiB connection
+    // window, a 512 KiB bound. Without the hold-back the connection window came back on receipt
+    // and the 8 paused streams' 768 KiB passed the bound: GOAWAY(ENHANCE_YOUR_CALM) for all.
+    const p = await leanServerPair(mesh, { lean: { connectionWindowBytes: 128 * KiB, maxHeldBytes: 512 * KiB, settings: { initialWindowSize: 96 * KiB } } });
+    try {
+      const pairs = await Promise.all(Array.from({ length: 8 }, () => p.open()));
+      for (const { lean } of pairs) lean.pause();
+      const sent = pairs.map(({ node }) => pump(node as http2.ClientHttp2Stream, 96 * KiB, 16 * KiB));
+      await new Promise((r) => setTimeout(r, 300));
+      const held = (p.lean as unknown as { heldBytes: number }).heldBytes;
+      assert.equal(p.lean.destroyed, false, 'the session is still up');
+      assert.ok(held <= 256 * KiB + 128 * KiB, `held ${held} bytes: at most half the bound plus one connection window`);
+      assert.ok(held < 8 * 96 * KiB, 'the peer was held back before every stream filled its window');
+      const received = pairs.map(({ lean }) => drain(lean));
+      for (const { lean } of pairs) lean.resume();
+      const [hashes, got] = await Promise.all([Promise.all(sent), Promise.all(received)]);
+      for (let i = 0; i < pairs.length; i++) {
+        assert.equal(got[i]!.bytes, 96 * KiB, `stream ${i} got everything`);
+        assert.equal(got[i]!.sha256, hashes[i], `stream ${i} got the same bytes`);
+      }
+    } finally {
+      await p.close();
+    }
+  });
+});
