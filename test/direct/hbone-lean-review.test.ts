@@ -1,0 +1,159 @@
+// Direct tier: the HBONE pool on the lean HTTP/2 engine (shared/h2) against a server scripted
+// frame by frame (test/support/scripted-h2-server.ts): what the pool does with a late 200, a
+// refusal, a GOAWAY among in-flight CONNECTs, and a 200 that arrives with a reset or with the
+// whole reply in the same TCP segment. Each case checks that the CONNECT slot is given back.
+import assert from 'node:assert/strict';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { isMeshError } from '../../shared/errors.js';
+import { HbonePool, type HboneTarget } from '../../shared/hbone/pool.js';
+import { tunnelToHbone } from '../../shared/hbone/tunnel.js';
+import { silentLogger } from '../../shared/log.js';
+import { dataFrame, H2Error, rstStreamFrame } from '../support/h2-frames.js';
+import { createTestMesh, eventually, type TestMesh } from '../support/mesh.js';
+import { goawayFrame, ScriptedH2Server, statusFrame } from '../support/scripted-h2-server.js';
+import { within } from '../support/within.js';
+
+/** A proxied TCP connection: `app` is the client program's end, `proxied` what ztunnel accepted. */
+export interface DownstreamPair {
+  readonly app: Socket;
+  readonly proxied: Socket;
+  close(): Promise<void>;
+}
+
+export async function downstreamPair(): Promise<DownstreamPair> {
+  let accept: (s: Socket) => void = () => undefined;
+  const accepted = new Promise<Socket>((resolve) => { accept = resolve; });
+  const server = net.createServer({ allowHalfOpen: true }, (s) => accept(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const app = net.connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  app.on('error', () => undefined);
+  const proxied = await accepted;
+  proxied.on('error', () => undefined);
+  return {
+    app,
+    proxied,
+    close: async () => {
+      app.destroy();
+      proxied.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** How the app's end of a proxied connection ended: a FIN after these bytes, or a reset. */
+export function appOutcome(app: Socket): Promise<{ data: string; reset: boolean }> {
+  const chunks: Buffer[] = [];
+  app.on('data', (d: Buffer) => chunks.push(d));
+  return new Promise((resolve) => {
+    app.once('error', (err: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks).toString(), reset: err.code === 'ECONNRESET' }));
+    app.once('end', () => resolve({ data: Buffer.concat(chunks).toString(), reset: false }));
+  });
+}
+
+let mesh: TestMesh;
+let server: ScriptedH2Server;
+let pool: HbonePool;
+let target: HboneTarget;
+const authority = '10.0.0.1:80';
+
+before(async () => {
+  mesh = await createTestMesh();
+});
+after(async () => {
+  await server?.close();
+});
+
+describe('HbonePool (lean engine) against a scripted HBONE server', { timeout: 30_000 }, () => {
+  before(async () => {
+    server = await ScriptedH2Server.start(mesh.serverCert);
+  });
+  afterEach(async () => {
+    await pool.close();
+    server.onStream = () => undefined;
+    assert.equal(pool.activeStreams(), 0, 'no CONNECT slot left reserved');
+    assert.equal(pool.keyCount(), 0, 'no key left in the pool');
+  });
+  const newPool = (opts: Partial<ConstructorParameters<typeof HbonePool>[0]> = {}): HbonePool => {
+    pool = new HbonePool({ logger: silentLogger(), engine: 'lean', ...opts });
+    target = { source: mesh.clientCert, expectedIdentities: [mesh.serverId], nextHop: { host: '127.0.0.1', port: server.port } };
+    return pool;
+  };
+
+  it('cancels a CONNECT that is not answered in time, frees its slot, and ignores the late 200', async () => {
+    newPool();
+    await assert.rejects(pool.connect({ ...target, authority, timeoutMs: 150 }), (err) => isMeshError(err, 'HBONE_TIMEOUT'));
+    const conn = server.connections.at(-1)!;
+    assert.ok(await eventually(() => pool.activeStreams() === 0), 'the slot is released');
+    assert.ok(await eventually(() => conn.resets.get(1) === H2Error.Cancel), 'the server got RST_STREAM(CANCEL) for the stream');
+    conn.write(statusFrame(1, 200));
+    conn.write(dataFrame(1, Buffer.from('late')));
+    server.onStream = (c, id) => c.write(statusFrame(id, 200));
+    const next = await pool.connect({ ...target, authority, timeoutMs: 2000 });
+    assert.equal(next.id, 3, 'the same session carries the next CONNECT');
+    assert.equal(pool.sessionCount(), 1, 'the late answer did not break the session');
+    assert.equal(pool.activeStreams(), 1);
+    next.close();
+  });
+
+  it('rejects a refused CONNECT with its status and gives the slot back', async () => {
+    newPool();
+    server.onStream = (c, id) => c.write(Buffer.concat([statusFrame(id, 503, true), rstStreamFrame(id, H2Error.NoError)]));
+    await assert.rejects(pool.connect({ ...target, authority }), (err) => isMeshError(err, 'HBONE_STATUS') && (err as { status?: number }).status === 503);
+    assert.ok(await eventually(() => pool.activeStreams() === 0), 'the slot is released');
+    assert.equal(pool.sessionCount(), 1, 'a refusal keeps the session');
+  });
+
+  it('fails the CONNECTs a GOAWAY left unprocessed, finishes the one it kept, and opens a new session afterwards', async () => {
+    newPool();
+    let opened = 0;
+    server.onStream = (c, id) => {
+      if (++opened < 3) return;
+      // Streams 1, 3 and 5 are in flight: keep 1, drop the rest, and only then answer 1.
+      c.write(Buffer.concat([goawayFrame(1, H2Error.NoError), statusFrame(1, 200)]));
+    };
+    const results = await Promise.allSettled([1, 2, 3].map(() => pool.connect({ ...target, authority, timeoutMs: 2000 })));
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected']);
+    for (const r of results.slice(1)) assert.ok(isMeshError((r as PromiseRejectedResult).reason, 'HBONE_CONNECT'), String((r as PromiseRejectedResult).reason));
+    const kept = (results[0] as PromiseFulfilledResult<Awaited<ReturnType<HbonePool['connect']>>>).value;
+    assert.ok(await eventually(() => pool.activeStreams() === 1), 'only the kept stream holds a slot');
+    const first = server.connections.length;
+    server.onStream = (c, id) => c.write(statusFrame(id, 200));
+    const fresh = await pool.connect({ ...target, authority, timeoutMs: 2000 });
+    assert.equal(server.connections.length, first + 1, 'a new connection carries the next CONNECT');
+    const drained = server.connections[first - 1]!;
+    drained.write(dataFrame(1, Buffer.from('kept'), true));
+    const chunks: Buffer[] = [];
+    kept.on('data', (d: Buffer) => chunks.push(d));
+    await within(new Promise((r) => kept.once('end', r)), 2000, 'the kept stream to end');
+    assert.equal(Buffer.concat(chunks).toString(), 'kept');
+    fresh.close();
+    kept.close();
+  });
+
+  it('delivers a reply that came in the same segment as the 200 (held until the relay attaches)', async () => {
+    newPool();
+    server.onStream = (c, id) => c.write(Buffer.concat([statusFrame(id, 200), dataFrame(id, Buffer.from('banner')), dataFrame(id, Buffer.alloc(0), true)]));
+    const pair = await downstreamPair();
+    const outcome = appOutcome(pair.app);
+    const tunnel = tunnelToHbone(pair.proxied, pool, { ...target, authority });
+    assert.deepEqual(await within(outcome, 3000, 'the app to see the reply'), { data: 'banner', reset: false });
+    pair.app.end();
+    const result = await within(tunnel, 3000, 'the tunnel to finish');
+    assert.equal(result.ok && result.end, 'completed');
+    await pair.close();
+  });
+
+  it('resets the downstream connection when the stream is reset in the same segment as its 200', async () => {
+    newPool();
+    server.onStream = (c, id) => c.write(Buffer.concat([statusFrame(id, 200), rstStreamFrame(id, H2Error.ConnectError)]));
+    const pair = await downstreamPair();
+    const outcome = appOutcome(pair.app);
+    const tunnel = tunnelToHbone(pair.proxied, pool, { ...target, authority });
+    const result = await within(tunnel, 3000, 'the tunnel of a stream reset with its 200 to finish');
+    assert.equal(result.ok && result.end, 'stream_reset');
+    assert.deepEqual(await within(outcome, 3000, 'the app to see the end'), { data: '', reset: true }, 'the app sees a TCP reset, not a clean close');
+    assert.ok(await eventually(() => pool.activeStreams() === 0));
+    await pair.close();
+  });
+});
