@@ -3,53 +3,16 @@
 // refusal, a GOAWAY among in-flight CONNECTs, and a 200 that arrives with a reset or with the
 // whole reply in the same TCP segment. Each case checks that the CONNECT slot is given back.
 import assert from 'node:assert/strict';
-import net, { type AddressInfo, type Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { isMeshError } from '../../shared/errors.js';
 import { HbonePool, type HboneTarget } from '../../shared/hbone/pool.js';
 import { tunnelToHbone } from '../../shared/hbone/tunnel.js';
 import { silentLogger } from '../../shared/log.js';
 import { dataFrame, H2Error, rstStreamFrame } from '../support/h2-frames.js';
+import { appOutcome, downstreamPair } from '../support/downstream-pair.js';
 import { createTestMesh, eventually, type TestMesh } from '../support/mesh.js';
 import { goawayFrame, ScriptedH2Server, statusFrame } from '../support/scripted-h2-server.js';
 import { within } from '../support/within.js';
-
-/** A proxied TCP connection: `app` is the client program's end, `proxied` what ztunnel accepted. */
-export interface DownstreamPair {
-  readonly app: Socket;
-  readonly proxied: Socket;
-  close(): Promise<void>;
-}
-
-export async function downstreamPair(): Promise<DownstreamPair> {
-  let accept: (s: Socket) => void = () => undefined;
-  const accepted = new Promise<Socket>((resolve) => { accept = resolve; });
-  const server = net.createServer({ allowHalfOpen: true }, (s) => accept(s));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const app = net.connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  app.on('error', () => undefined);
-  const proxied = await accepted;
-  proxied.on('error', () => undefined);
-  return {
-    app,
-    proxied,
-    close: async () => {
-      app.destroy();
-      proxied.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
-/** How the app's end of a proxied connection ended: a FIN after these bytes, or a reset. */
-export function appOutcome(app: Socket): Promise<{ data: string; reset: boolean }> {
-  const chunks: Buffer[] = [];
-  app.on('data', (d: Buffer) => chunks.push(d));
-  return new Promise((resolve) => {
-    app.once('error', (err: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks).toString(), reset: err.code === 'ECONNRESET' }));
-    app.once('end', () => resolve({ data: Buffer.concat(chunks).toString(), reset: false }));
-  });
-}
 
 let mesh: TestMesh;
 let server: ScriptedH2Server;
