@@ -290,7 +290,10 @@ export class HbonePool {
     });
     session.on('close', () => this.retire(pooled, true));
     session.on('remoteSettings', (settings) => {
-      if (settings.maxConcurrentStreams === 0 && pooled.phase === 'ready') pooled.phase = 'draining';
+      if (settings.maxConcurrentStreams !== 0 || pooled.phase !== 'ready') return;
+      pooled.phase = 'draining';
+      // Kept until the idle timer, each refusing session was one more open connection.
+      if (pooled.active === 0) this.retire(pooled, false);
     });
     if (!(session instanceof H2Session)) session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
     // Wait for the server's SETTINGS so the stream limit it advertises is known before use.
@@ -309,6 +312,13 @@ export class HbonePool {
     if (this.closed) {
       this.retire(pooled, true);
       throw new MeshError(ErrorCode.HboneClosed, 'hbone pool is closed');
+    }
+    // A peer that refuses streams from the start (GOAWAY, or SETTINGS_MAX_CONCURRENT_STREAMS 0,
+    // RFC 9113 §5.1.2) fails its waiters: acquire() would otherwise open session after session
+    // until their deadline (~100 TLS handshakes per second seen on loopback).
+    if (pooled.phase !== 'ready') {
+      this.retire(pooled, false);
+      throw new MeshError(ErrorCode.HboneConnect, `hbone peer ${target.nextHop.host}:${target.nextHop.port} accepts no new streams`);
     }
     this.keys.get(key)?.sessions.push(pooled) ?? this.keys.set(key, { sessions: [pooled] });
     this.armIdle(pooled);

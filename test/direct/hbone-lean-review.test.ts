@@ -8,7 +8,7 @@ import { isMeshError } from '../../shared/errors.js';
 import { HbonePool, type HboneTarget } from '../../shared/hbone/pool.js';
 import { tunnelToHbone } from '../../shared/hbone/tunnel.js';
 import { silentLogger } from '../../shared/log.js';
-import { dataFrame, H2Error, rstStreamFrame } from '../support/h2-frames.js';
+import { dataFrame, H2Error, rstStreamFrame, SettingsId } from '../support/h2-frames.js';
 import { appOutcome, downstreamPair } from '../support/downstream-pair.js';
 import { createTestMesh, eventually, type TestMesh } from '../support/mesh.js';
 import { goawayFrame, ScriptedH2Server, statusFrame } from '../support/scripted-h2-server.js';
@@ -34,6 +34,8 @@ describe('HbonePool (lean engine) against a scripted HBONE server', { timeout: 3
   afterEach(async () => {
     await pool.close();
     server.onStream = () => undefined;
+    server.settings = [];
+    server.greeting = Buffer.alloc(0);
     assert.equal(pool.activeStreams(), 0, 'no CONNECT slot left reserved');
     assert.equal(pool.keyCount(), 0, 'no key left in the pool');
   });
@@ -119,4 +121,24 @@ describe('HbonePool (lean engine) against a scripted HBONE server', { timeout: 3
     assert.ok(await eventually(() => pool.activeStreams() === 0));
     await pair.close();
   });
+
+  for (const engine of ['lean', 'node'] as const) {
+    it(`(${engine} engine) fails a CONNECT at once, on one connection, when the server allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0)`, async () => {
+      newPool({ engine });
+      server.settings = [[SettingsId.MaxConcurrentStreams, 0]];
+      const first = server.connections.length;
+      await assert.rejects(pool.connect({ ...target, authority, timeoutMs: 1000 }), (err) => isMeshError(err, 'HBONE_CONNECT') && /no new streams/.test((err as Error).message));
+      assert.equal(server.connections.length - first, 1, 'one connection, not a reconnect storm until the deadline');
+      assert.ok(await eventually(() => pool.sessionCount() === 0 && server.connections.slice(first).every((c) => c.socket.destroyed)), 'the refusing session is closed, not kept for the idle timeout');
+    });
+
+    it(`(${engine} engine) fails a CONNECT at once, on one connection, when the server's first frames include a GOAWAY`, async () => {
+      newPool({ engine });
+      server.greeting = goawayFrame(0, H2Error.NoError);
+      const first = server.connections.length;
+      // node:http2 may report the GOAWAY after the SETTINGS: then its stream is refused instead.
+      await assert.rejects(pool.connect({ ...target, authority, timeoutMs: 1000 }), (err) => isMeshError(err, 'HBONE_CONNECT'));
+      assert.equal(server.connections.length - first, 1, 'one connection, not a reconnect storm until the deadline');
+    });
+  }
 });

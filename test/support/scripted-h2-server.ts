@@ -33,6 +33,10 @@ export function goawayFrame(lastStreamId: number, code: number): Buffer {
 export class ScriptedH2Server {
   readonly connections: ScriptedConnection[] = [];
   onStream: OnStream = () => undefined;
+  /** The SETTINGS entries each connection starts with (none by default). */
+  settings: ReadonlyArray<readonly [number, number]> = [];
+  /** Frames written right after the SETTINGS (e.g. a GOAWAY). */
+  greeting: Buffer = Buffer.alloc(0);
   private readonly server: tls.Server;
 
   private constructor(server: tls.Server) {
@@ -67,7 +71,7 @@ export class ScriptedH2Server {
       },
     };
     this.connections.push(conn);
-    conn.write(settingsFrame());
+    conn.write(Buffer.concat([settingsFrame(this.settings), this.greeting]));
     const reader = new FrameReader();
     let preface = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
