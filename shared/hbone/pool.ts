@@ -13,6 +13,7 @@ import { ErrorCode, MeshError } from '../errors.js';
 import type { Identity } from '../identity/spiffe.js';
 import { hboneAlpn, secureContextFor, serverIdentityChecker } from '../identity/tls.js';
 import type { WorkloadCertificate } from '../identity/workload-certificate.js';
+import { connectRequestFields } from './connect-headers.js';
 import { startKeepalive, type Keepalive } from './keepalive.js';
 import { clientH2Settings, HboneDefaults, leanSessionOptions, sessionLimits, type HboneEngine } from './settings.js';
 
@@ -334,7 +335,7 @@ export class HbonePool {
     try {
       const session = pooled.session;
       stream = session instanceof H2Session
-        ? session.request({ ':method': 'CONNECT', ':authority': opts.authority, ...(opts.headers as Record<string, string | undefined>) })
+        ? session.request(connectRequestFields(opts.authority, opts.headers))
         : session.request({ ...opts.headers, ':method': 'CONNECT', ':authority': opts.authority }, { endStream: false });
     } catch (err) {
       this.release(pooled);
