@@ -71,6 +71,8 @@ interface SessionState {
   readonly peer: Identity;
   streams: number;
   premature: number;
+  /** Streams the lean engine refused before they reached us (malformed, over the stream limit). */
+  rejected: number;
   tickStreams: number;
   tickScheduled: boolean;
 }
@@ -186,7 +188,7 @@ export class HboneServer {
       ? new H2Session(socket, leanSessionOptions('server'))
       : http2.performServerHandshake(socket, { settings: serverH2Settings(), ...sessionLimits });
     const events = session as EventEmitter;
-    const state: SessionState = { session, peer: check.identity, streams: 0, premature: 0, tickStreams: 0, tickScheduled: false };
+    const state: SessionState = { session, peer: check.identity, streams: 0, premature: 0, rejected: 0, tickStreams: 0, tickScheduled: false };
     this.sessions.add(state);
     this.stats.sessionOpened();
     events.on('error', (err: Error) => this.log.debug({ err: err.message }, 'hbone session error'));
@@ -194,7 +196,7 @@ export class HboneServer {
       this.sessions.delete(state);
       this.stats.sessionClosed();
     });
-    if (session instanceof H2Session) events.on('streamRejected', (reason: string) => this.stats.rejectStream(0, reason));
+    if (session instanceof H2Session) events.on('streamRejected', (reason: string) => this.onLeanStreamRejected(state, reason));
     else session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
     // A client that finishes TLS but never sends its preface/SETTINGS is cut at the handshake timeout.
     const prefaceTimer = setTimeout(() => {
@@ -347,6 +349,19 @@ export class HboneServer {
     };
     (session as EventEmitter).on('ping', onFrame);
     (session as EventEmitter).on('remoteSettings', onFrame);
+  }
+
+  /**
+   * nghttp2 ends a session after maxSessionRejectedStreams streams it refused itself (Node's
+   * option of that name); the lean engine only reports them, so the budget is kept here: without
+   * it a peer could send malformed HEADERS forever, each one decoded and answered with a reset.
+   */
+  private onLeanStreamRejected(state: SessionState, reason: string): void {
+    this.stats.rejectStream(0, reason);
+    if (++state.rejected <= HboneDefaults.maxSessionRejectedStreams || state.session.destroyed) return;
+    this.stats.rejectConnection('rejected_streams');
+    this.log.warn({ peer: formatIdentity(state.peer), rejected: state.rejected, reason }, 'hbone session closed: too many rejected streams');
+    destroySession(state.session, h2c.NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   /** Caps streams accepted per event-loop turn so one session cannot starve the others. */

@@ -8,8 +8,11 @@ import { isMeshError } from '../../shared/errors.js';
 import type { H2Stream } from '../../shared/h2/h2-stream.js';
 import { HbonePool, type HboneTarget, type HboneTunnelStream } from '../../shared/hbone/pool.js';
 import type { HboneServerOptions } from '../../shared/hbone/server.js';
+import { HboneDefaults, type HboneEngine } from '../../shared/hbone/settings.js';
 import { silentLogger } from '../../shared/log.js';
 import { createTestMesh, eventually, startEcho, startHboneServer, type Listening, type TestMesh } from '../support/mesh.js';
+import { connectBlock, headersFrame } from '../support/h2-frames.js';
+import { RawH2Client } from '../support/raw-h2-client.js';
 import { within } from '../support/within.js';
 
 let mesh: TestMesh;
@@ -139,4 +142,24 @@ describe('lean HBONE engine: idle sessions and refusals', { timeout: 30_000 }, (
       await new Promise<void>((r) => blaster.close(() => r()));
     }
   });
+});
+
+describe('HBONE server: a session of refused streams is closed on either engine', { timeout: 30_000 }, () => {
+  for (const engine of ['lean', 'node'] as const satisfies readonly HboneEngine[]) {
+    it(`(${engine} engine) closes a session that keeps sending malformed CONNECTs after the rejected-stream budget`, async () => {
+      const { server } = await serverWith({ engine });
+      const raw = await RawH2Client.open({ port: server.port, keyPem: mesh.clientCert.keyPem, certPem: mesh.clientCert.chainPem, caPem: mesh.ca.rootsPem });
+      try {
+        // An uppercase field name makes the request malformed (RFC 9113 §8.2.1): the engine resets it.
+        const block = connectBlock(`127.0.0.1:${echo.port}`, [['X-Upper', 'x']]);
+        const sent = await raw.flood(20_000, (i) => headersFrame(2 * i + 1, block, { endStream: true }));
+        assert.ok(await raw.waitClosed(3000), `the session is closed (after ${sent} HEADERS, ${raw.resets.size} resets)`);
+        assert.ok(raw.resets.size <= HboneDefaults.maxSessionRejectedStreams + 1, `at most the budget was answered (${raw.resets.size})`);
+        if (engine === 'lean') assert.equal(server.hbone.stats.connectionRejections.get('rejected_streams'), 1, 'counted as rejected_streams');
+        assert.ok(await eventually(() => server.hbone.connectionCount() === 0), 'the server let the connection go');
+      } finally {
+        raw.destroy();
+      }
+    });
+  }
 });
