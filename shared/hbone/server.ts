@@ -132,7 +132,7 @@ export class HboneServer {
   /** Stops taking sockets; GOAWAY to every session so clients move on, and in-flight streams finish. */
   drain(): void {
     this.closing = true;
-    for (const s of this.sessions) if (!s.session.closed) closeThenDestroy(s.session);
+    for (const s of this.sessions) if (!s.session.closed) closeThenDestroy(s.session, this.closeGraceMs());
   }
 
   /** Drains, then destroys whatever is left after `deadlineMs`. */
@@ -206,7 +206,7 @@ export class HboneServer {
     prefaceTimer.unref();
     events.once('remoteSettings', () => clearTimeout(prefaceTimer));
     events.once('close', () => clearTimeout(prefaceTimer));
-    session.setTimeout(this.opts.idleTimeoutMs ?? HboneDefaults.serverIdleTimeoutMs, () => closeThenDestroy(session));
+    session.setTimeout(this.opts.idleTimeoutMs ?? HboneDefaults.serverIdleTimeoutMs, () => closeThenDestroy(session, this.closeGraceMs()));
     startKeepalive(session, {
       intervalMs: this.opts.pingIntervalMs ?? HboneDefaults.pingIntervalMs,
       timeoutMs: this.opts.pingTimeoutMs ?? HboneDefaults.pingTimeoutMs,
@@ -364,6 +364,11 @@ export class HboneServer {
     destroySession(state.session, h2c.NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
+  /** How long open streams get after a graceful close (GOAWAY) before the session is destroyed. */
+  private closeGraceMs(): number {
+    return this.opts.closeGraceMs ?? HboneDefaults.closeGraceMs;
+  }
+
   /** Caps streams accepted per event-loop turn so one session cannot starve the others. */
   private admitStream(state: SessionState): boolean {
     state.tickStreams++;
@@ -405,7 +410,7 @@ function respondSafely(stream: ServerStream, status: number, endStream: boolean)
  * GOAWAY, then destroy if the session has not closed within the grace period: a peer that
  * reset its connection can leave Node's queued GOAWAY unwritten and the session open forever.
  */
-function closeThenDestroy(session: ServerSession, graceMs = HboneDefaults.closeGraceMs): void {
+function closeThenDestroy(session: ServerSession, graceMs: number): void {
   if (session.destroyed) return;
   if (!session.closed) session.close();
   const timer = setTimeout(() => destroySession(session, h2c.NGHTTP2_CANCEL), graceMs);

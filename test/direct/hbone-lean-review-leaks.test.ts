@@ -114,6 +114,18 @@ describe('lean HBONE engine: idle sessions and refusals', { timeout: 30_000 }, (
     assert.ok(await eventually(() => pool.sessionCount() === 0 && pool.keyCount() === 0, 3000), 'the pool dropped it');
   });
 
+  it('the server ends an idle session with a quiet open tunnel after its grace: the tunnel is reset and nothing stays', async () => {
+    const { server, target } = await serverWith({ idleTimeoutMs: 200, closeGraceMs: 300 });
+    const stream = await pool.connect({ ...target, authority: `127.0.0.1:${echo.port}` });
+    stream.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+    await within(closed, 5000, 'the quiet tunnel to be closed by the server');
+    assert.notEqual(stream.rstCode, 0, 'a reset, not a clean end');
+    assert.ok(await eventually(() => server.hbone.connectionCount() === 0 && server.hbone.stats.streamsOpen === 0 && server.hbone.stats.sessionsOpen === 0), 'the server holds nothing');
+    assert.ok(await eventually(() => pool.sessionCount() === 0 && pool.activeStreams() === 0), 'the pool holds nothing');
+    assert.ok(await eventually(() => echo.connections() === 0), 'the backend connection is closed');
+  });
+
   it('a `take` decision is refused with 503 on the lean engine and counted', async () => {
     const { server, target } = await serverWith({ onConnect: async () => ({ status: 200, take: () => undefined }) });
     await assert.rejects(pool.connect({ ...target, authority: '127.0.0.1:1' }), (err) => isMeshError(err, 'HBONE_STATUS') && (err as { status?: number }).status === 503);
