@@ -141,4 +141,19 @@ describe('HbonePool (lean engine) against a scripted HBONE server', { timeout: 3
       assert.equal(server.connections.length - first, 1, 'one connection, not a reconnect storm until the deadline');
     });
   }
+
+  for (const engine of ['lean', 'node'] as const) {
+    it(`(${engine} engine) delivers a complete reply that the server followed with RST_STREAM(NO_ERROR) in the same segment`, engine === 'lean' ? {
+      todo: 'shared/h2: H2Stream.terminate() drops data and END_STREAM held for a paused consumer even when the code is NO_ERROR after END_STREAM (RFC 9113 §8.1: the response is complete)',
+    } : {}, async () => {
+      newPool({ engine });
+      server.onStream = (c, id) => c.write(Buffer.concat([statusFrame(id, 200), dataFrame(id, Buffer.from('reply'), true), rstStreamFrame(id, H2Error.NoError)]));
+      const pair = await downstreamPair();
+      const outcome = appOutcome(pair.app);
+      void tunnelToHbone(pair.proxied, pool, { ...target, authority });
+      const seen = await within(outcome, 3000, 'the app to see the end');
+      await pair.close();
+      assert.equal(seen.data, 'reply', 'the complete reply reached the app');
+    });
+  }
 });
