@@ -338,7 +338,11 @@ export class HbonePool {
         ? session.request(connectRequestFields(opts.authority, opts.headers))
         : session.request({ ...opts.headers, ':method': 'CONNECT', ':authority': opts.authority }, { endStream: false });
     } catch (err) {
+      // A session that cannot open a stream (closing, or its stream ids ran out after 2^30
+      // CONNECTs) would be picked again by every later connect: it leaves the pool, its open
+      // streams finish.
       this.release(pooled);
+      this.retire(pooled, false);
       return Promise.reject(new MeshError(ErrorCode.HboneConnect, `cannot open hbone stream: ${(err as Error).message}`, { cause: err }));
     }
     this.releaseOnClose(stream, pooled);

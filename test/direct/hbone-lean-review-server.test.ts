@@ -233,3 +233,25 @@ describe('lean HBONE pool: CONNECT headers as node:http2 sends them', { timeout:
     });
   }
 });
+
+describe('lean HBONE pool: a session that cannot open another stream', { timeout: 30_000 }, () => {
+  it('is retired once its stream ids run out, so the next CONNECT opens a new session instead of failing forever', async () => {
+    backend = await startBackend((s) => s.end());
+    const first = await pool.connect(connectTo(backend.port)) as H2Stream;
+    first.resume();
+    first.end();
+    // 2^31-1 is the last client stream id (RFC 9113 §5.1.1): a busy node pair reaches it in about
+    // a day at 10,000 connections per second on one long-lived session.
+    (first.session as unknown as { nextStreamId: number }).nextStreamId = 0x7fff_ffff;
+    const last = await pool.connect(connectTo(backend.port)) as H2Stream;
+    assert.equal(last.id, 0x7fff_ffff);
+    last.resume();
+    last.end();
+    await assert.rejects(pool.connect(connectTo(backend.port)), /identifiers exhausted/);
+    const fresh = await pool.connect(connectTo(backend.port)) as H2Stream;
+    assert.equal(fresh.id, 1, 'a new session carries the next CONNECT');
+    fresh.resume();
+    fresh.end();
+    assert.ok(await eventually(() => pool.activeStreams() === 0 && pool.sessionCount() === 1), 'the exhausted session is gone once its streams closed');
+  });
+});
