@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildBaggage, buildConnectHeaders, buildForwarded, newTraceparent } from './connect-headers.js';
+import { buildBaggage, buildConnectHeaders, buildForwarded, connectRequestFields, newTraceparent } from './connect-headers.js';
 
 describe('HBONE CONNECT headers', () => {
   it('names the source address in forwarded, and the service host when known', () => {
@@ -30,5 +30,16 @@ describe('HBONE CONNECT headers', () => {
     const h = buildConnectHeaders({ sourceIp: '127.0.0.1', sourcePort: 1 });
     assert.deepEqual(Object.keys(h).sort(), ['forwarded', 'traceparent']);
     assert.ok(buildConnectHeaders({ sourceIp: '127.0.0.1', sourcePort: 1, baggage: { namespace: 'x' } }).baggage);
+  });
+
+  it('gives the lean engine the fields node:http2 would send: lowercase names, strings, pseudo-headers fixed', () => {
+    assert.deepEqual(connectRequestFields('10.0.0.1:80', { 'X-Trace': 'a', 'x-n': 5, 'x-list': ['a', 'b'], ':authority': 'evil:1', ':path': '/', gone: undefined }), {
+      ':method': 'CONNECT',
+      ':authority': '10.0.0.1:80',
+      'x-trace': 'a',
+      'x-n': '5',
+      'x-list': 'a, b',
+    });
+    assert.deepEqual(Object.keys(connectRequestFields('10.0.0.1:80', { forwarded: 'for="1.2.3.4:5"' })), [':method', ':authority', 'forwarded'], 'pseudo-headers first');
   });
 });

@@ -74,3 +74,19 @@ export function buildConnectHeaders(m: ConnectMetadata): OutgoingHttpHeaders {
   if (baggage) headers.baggage = baggage;
   return headers;
 }
+
+/**
+ * The CONNECT's header fields for the lean engine, as node:http2's request() would send them:
+ * `:method` and `:authority` first and not overridable, names lowercased (RFC 9113 §8.2.1),
+ * numbers as strings, a list joined with ", ", other pseudo-headers dropped.
+ */
+export function connectRequestFields(authority: string, headers: OutgoingHttpHeaders | undefined): Record<string, string> {
+  const fields: Record<string, string> = { ':method': 'CONNECT', ':authority': authority };
+  if (headers === undefined) return fields;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */) continue;
+    fields[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return fields;
+}

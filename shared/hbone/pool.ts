@@ -13,6 +13,7 @@ import { ErrorCode, MeshError } from '../errors.js';
 import type { Identity } from '../identity/spiffe.js';
 import { hboneAlpn, secureContextFor, serverIdentityChecker } from '../identity/tls.js';
 import type { WorkloadCertificate } from '../identity/workload-certificate.js';
+import { connectRequestFields } from './connect-headers.js';
 import { startKeepalive, type Keepalive } from './keepalive.js';
 import { clientH2Settings, HboneDefaults, leanSessionOptions, sessionLimits, type HboneEngine } from './settings.js';
 
@@ -290,7 +291,10 @@ export class HbonePool {
     });
     session.on('close', () => this.retire(pooled, true));
     session.on('remoteSettings', (settings) => {
-      if (settings.maxConcurrentStreams === 0 && pooled.phase === 'ready') pooled.phase = 'draining';
+      if (settings.maxConcurrentStreams !== 0 || pooled.phase !== 'ready') return;
+      pooled.phase = 'draining';
+      // Kept until the idle timer, each refusing session was one more open connection.
+      if (pooled.active === 0) this.retire(pooled, false);
     });
     if (!(session instanceof H2Session)) session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
     // Wait for the server's SETTINGS so the stream limit it advertises is known before use.
@@ -310,6 +314,13 @@ export class HbonePool {
       this.retire(pooled, true);
       throw new MeshError(ErrorCode.HboneClosed, 'hbone pool is closed');
     }
+    // A peer that refuses streams from the start (GOAWAY, or SETTINGS_MAX_CONCURRENT_STREAMS 0,
+    // RFC 9113 §5.1.2) fails its waiters: acquire() would otherwise open session after session
+    // until their deadline (~100 TLS handshakes per second seen on loopback).
+    if (pooled.phase !== 'ready') {
+      this.retire(pooled, false);
+      throw new MeshError(ErrorCode.HboneConnect, `hbone peer ${target.nextHop.host}:${target.nextHop.port} accepts no new streams`);
+    }
     this.keys.get(key)?.sessions.push(pooled) ?? this.keys.set(key, { sessions: [pooled] });
     this.armIdle(pooled);
     return pooled;
@@ -324,10 +335,14 @@ export class HbonePool {
     try {
       const session = pooled.session;
       stream = session instanceof H2Session
-        ? session.request({ ':method': 'CONNECT', ':authority': opts.authority, ...(opts.headers as Record<string, string | undefined>) })
+        ? session.request(connectRequestFields(opts.authority, opts.headers))
         : session.request({ ...opts.headers, ':method': 'CONNECT', ':authority': opts.authority }, { endStream: false });
     } catch (err) {
+      // A session that cannot open a stream (closing, or its stream ids ran out after 2^30
+      // CONNECTs) would be picked again by every later connect: it leaves the pool, its open
+      // streams finish.
       this.release(pooled);
+      this.retire(pooled, false);
       return Promise.reject(new MeshError(ErrorCode.HboneConnect, `cannot open hbone stream: ${(err as Error).message}`, { cause: err }));
     }
     this.releaseOnClose(stream, pooled);

@@ -71,6 +71,8 @@ interface SessionState {
   readonly peer: Identity;
   streams: number;
   premature: number;
+  /** Streams the lean engine refused before they reached us (malformed, over the stream limit). */
+  rejected: number;
   tickStreams: number;
   tickScheduled: boolean;
 }
@@ -130,7 +132,7 @@ export class HboneServer {
   /** Stops taking sockets; GOAWAY to every session so clients move on, and in-flight streams finish. */
   drain(): void {
     this.closing = true;
-    for (const s of this.sessions) if (!s.session.closed) closeThenDestroy(s.session);
+    for (const s of this.sessions) if (!s.session.closed) closeThenDestroy(s.session, this.closeGraceMs());
   }
 
   /** Drains, then destroys whatever is left after `deadlineMs`. */
@@ -186,7 +188,7 @@ export class HboneServer {
       ? new H2Session(socket, leanSessionOptions('server'))
       : http2.performServerHandshake(socket, { settings: serverH2Settings(), ...sessionLimits });
     const events = session as EventEmitter;
-    const state: SessionState = { session, peer: check.identity, streams: 0, premature: 0, tickStreams: 0, tickScheduled: false };
+    const state: SessionState = { session, peer: check.identity, streams: 0, premature: 0, rejected: 0, tickStreams: 0, tickScheduled: false };
     this.sessions.add(state);
     this.stats.sessionOpened();
     events.on('error', (err: Error) => this.log.debug({ err: err.message }, 'hbone session error'));
@@ -194,7 +196,7 @@ export class HboneServer {
       this.sessions.delete(state);
       this.stats.sessionClosed();
     });
-    if (session instanceof H2Session) events.on('streamRejected', (reason: string) => this.stats.rejectStream(0, reason));
+    if (session instanceof H2Session) events.on('streamRejected', (reason: string) => this.onLeanStreamRejected(state, reason));
     else session.once('connect', () => session.setLocalWindowSize(HboneDefaults.connectionWindowBytes));
     // A client that finishes TLS but never sends its preface/SETTINGS is cut at the handshake timeout.
     const prefaceTimer = setTimeout(() => {
@@ -204,7 +206,7 @@ export class HboneServer {
     prefaceTimer.unref();
     events.once('remoteSettings', () => clearTimeout(prefaceTimer));
     events.once('close', () => clearTimeout(prefaceTimer));
-    session.setTimeout(this.opts.idleTimeoutMs ?? HboneDefaults.serverIdleTimeoutMs, () => closeThenDestroy(session));
+    session.setTimeout(this.opts.idleTimeoutMs ?? HboneDefaults.serverIdleTimeoutMs, () => closeThenDestroy(session, this.closeGraceMs()));
     startKeepalive(session, {
       intervalMs: this.opts.pingIntervalMs ?? HboneDefaults.pingIntervalMs,
       timeoutMs: this.opts.pingTimeoutMs ?? HboneDefaults.pingTimeoutMs,
@@ -349,6 +351,24 @@ export class HboneServer {
     (session as EventEmitter).on('remoteSettings', onFrame);
   }
 
+  /**
+   * nghttp2 ends a session after maxSessionRejectedStreams streams it refused itself (Node's
+   * option of that name); the lean engine only reports them, so the budget is kept here: without
+   * it a peer could send malformed HEADERS forever, each one decoded and answered with a reset.
+   */
+  private onLeanStreamRejected(state: SessionState, reason: string): void {
+    this.stats.rejectStream(0, reason);
+    if (++state.rejected <= HboneDefaults.maxSessionRejectedStreams || state.session.destroyed) return;
+    this.stats.rejectConnection('rejected_streams');
+    this.log.warn({ peer: formatIdentity(state.peer), rejected: state.rejected, reason }, 'hbone session closed: too many rejected streams');
+    destroySession(state.session, h2c.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  /** How long open streams get after a graceful close (GOAWAY) before the session is destroyed. */
+  private closeGraceMs(): number {
+    return this.opts.closeGraceMs ?? HboneDefaults.closeGraceMs;
+  }
+
   /** Caps streams accepted per event-loop turn so one session cannot starve the others. */
   private admitStream(state: SessionState): boolean {
     state.tickStreams++;
@@ -390,7 +410,7 @@ function respondSafely(stream: ServerStream, status: number, endStream: boolean)
  * GOAWAY, then destroy if the session has not closed within the grace period: a peer that
  * reset its connection can leave Node's queued GOAWAY unwritten and the session open forever.
  */
-function closeThenDestroy(session: ServerSession, graceMs = HboneDefaults.closeGraceMs): void {
+function closeThenDestroy(session: ServerSession, graceMs: number): void {
   if (session.destroyed) return;
   if (!session.closed) session.close();
   const timer = setTimeout(() => destroySession(session, h2c.NGHTTP2_CANCEL), graceMs);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net, { type Socket } from 'node:net';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { maxQueuedBytes, relay, type RelayResult } from './relay.js';
 
@@ -127,5 +129,23 @@ describe('relay', { timeout: 30_000 }, () => {
     const result = await r.done;
     assert.equal(result.end, 'socket_reset');
     await closed;
+  });
+});
+
+describe('relay() with a side that closed before it started', () => {
+  it('settles at once and destroys the other side instead of waiting for a close that already happened', async () => {
+    const gone = new PassThrough();
+    gone.destroy();
+    await once(gone, 'close');
+    const other = new PassThrough();
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      relay(other, gone),
+      new Promise<'hung'>((res) => { timer = setTimeout(() => res('hung'), 1000); }),
+    ]);
+    clearTimeout(timer);
+    assert.notEqual(result, 'hung', 'relay() settled');
+    assert.equal((result as RelayResult).end, 'socket_reset');
+    assert.equal(other.destroyed, true, 'the live side is torn down');
   });
 });

@@ -149,6 +149,11 @@ class Relay {
       if (signal.aborted) return this.abort();
       signal.addEventListener('abort', this.onAbort, { once: true });
     }
+    // A side may be gone already, its 'close' emitted before this relay listened: a lean HBONE
+    // stream reset in the same TCP segment as its 200 closes before its caller gets to relay it.
+    // Waiting for that 'close' would hold the other side open forever.
+    if (a.destroyed) return this.sideClosed(a);
+    if (b.destroyed) return this.sideClosed(b);
     this.aToB.start();
     this.bToA.start();
   }

@@ -7,6 +7,7 @@
 import net, { type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { ConfigStore } from '../../shared/config/config-store.js';
+import type { HboneEngine } from '../../shared/hbone/settings.js';
 import { CertificateAuthority } from '../../shared/identity/ca.js';
 import type { Identity } from '../../shared/identity/spiffe.js';
 import type { WorkloadCertificate } from '../../shared/identity/workload-certificate.js';
@@ -71,8 +72,9 @@ export class DirectCluster {
   /**
    * `nodes`: node name → the pod IPs it hosts (each gets an inbound listener on IP:15008).
    * `yaml`: the mesh resources (pods must use those IPs and node names).
+   * `engines`: node name → its HBONE engine (default: Ztunnel's own, `lean`).
    */
-  static async start(nodes: Readonly<Record<string, readonly string[]>>, yaml: string, opts: { fetchDelay?: Promise<void> } = {}): Promise<DirectCluster> {
+  static async start(nodes: Readonly<Record<string, readonly string[]>>, yaml: string, opts: { fetchDelay?: Promise<void>; engines?: Readonly<Record<string, HboneEngine>> } = {}): Promise<DirectCluster> {
     const store = new ConfigStore({ trustDomain });
     store.update((r) => void r.applyText('test.yaml', yaml));
     if (store.errors.length > 0) throw new Error(`test mesh has errors: ${JSON.stringify(store.errors)}`);
@@ -102,6 +104,7 @@ export class DirectCluster {
         originalDst: { outbound: table.resolve, inbound: localAddressOriginalDst(15008), inboundPlaintext: table.resolve },
         localAddresses: ['127.0.0.1'],
         connectTimeoutMs: 2_000,
+        ...(opts.engines?.[name] ? { hboneEngine: opts.engines[name] } : {}),
       });
       await ztunnel.start();
       cluster.nodes.set(name, { name, ztunnel, table, logs, podIps });
