@@ -197,11 +197,14 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     if (streamId === 0) return this.fail(H2Code.ProtocolError, 'DATA on stream 0');
     this.recvWindow -= length;
     if (this.recvWindow < 0) return this.fail(H2Code.FlowControlError, 'DATA beyond the connection window');
-    // The connection window comes back at once (each stream's window bounds what it can hold),
-    // unless paused consumers already hold half the session's limit: then it waits for them, so
-    // the peer pauses the connection instead of the session being closed for its memory.
+    // The connection window comes back at once, as node:http2 does: a paused stream holds at most
+    // its own window and never stalls the other streams (heldChanged() bounds the sum).
     this.recvUnacked += length;
-    this.returnConnectionWindow();
+    if (this.recvUnacked >= this.opts.connectionWindowBytes / 2) {
+      this.send(windowUpdateFrame(0, this.recvUnacked));
+      this.recvWindow += this.recvUnacked;
+      this.recvUnacked = 0;
+    }
     this.dataStream = undefined;
     const stream = this.streams.get(streamId);
     if (!stream) {
@@ -288,18 +291,17 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     }
   }
 
-  heldChanged(delta: number): void {
+  /**
+   * Paused consumers' held bytes, all streams together, are bounded: the stream whose data passes
+   * the bound is reset (ENHANCE_YOUR_CALM, its held data dropped); the session and the other
+   * streams go on. Stalling the connection window instead would let a few slow apps block every
+   * tunnel of the session, and closing the session would reset them all.
+   */
+  heldChanged(stream: H2Stream, delta: number): void {
     this.heldBytes += delta;
-    // Unreachable for a peer within its windows (held <= half the limit + the connection window).
-    if (this.heldBytes > this.opts.maxHeldBytes) return this.fail(H2Code.EnhanceYourCalm, 'streams hold more than the session memory limit');
-    if (delta < 0) this.returnConnectionWindow();
-  }
-
-  private returnConnectionWindow(): void {
-    if (this.recvUnacked < this.opts.connectionWindowBytes / 2 || this.heldBytes > this.opts.maxHeldBytes / 2 || this.destroyed) return;
-    this.send(windowUpdateFrame(0, this.recvUnacked));
-    this.recvWindow += this.recvUnacked;
-    this.recvUnacked = 0;
+    if (delta <= 0 || this.heldBytes <= this.opts.maxHeldBytes || stream.destroyed) return;
+    this.emit('streamRejected', 'held_bytes');
+    this.streamError(stream, H2Code.EnhanceYourCalm);
   }
 
   sendReset(stream: H2Stream, code: number): void {

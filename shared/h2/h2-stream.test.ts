@@ -27,7 +27,7 @@ class FakeOwner implements H2StreamOwner {
     this.closedStreams++;
   }
   respond(): void {}
-  heldChanged(delta: number): void {
+  heldChanged(_stream: H2Stream, delta: number): void {
     this.held += delta;
   }
 }

@@ -17,7 +17,7 @@ export interface H2StreamOwner {
   streamClosed(stream: H2Stream): void;
   respond(stream: H2Stream, status: number, endStream: boolean): void;
   /** Bytes held for a paused consumer changed by `delta` (the session bounds their sum). */
-  heldChanged(delta: number): void;
+  heldChanged(stream: H2Stream, delta: number): void;
 }
 
 /** Bytes queued in a stream before write() asks its caller to wait for 'drain'. */
@@ -202,7 +202,7 @@ export class H2Stream extends EventEmitter {
     const held = this.held;
     this.held = undefined;
     if (held) {
-      this.owner.heldChanged(-held.bytes);
+      this.owner.heldChanged(this, -held.bytes);
       // A consumer may pause again while this runs: the rest is held again, in order.
       for (const chunk of held.take()) {
         if (this.destroyed && !this.closeAfterEnd) break;
@@ -244,7 +244,7 @@ export class H2Stream extends EventEmitter {
   receive(chunk: Buffer): void {
     if (this.paused || this.held !== undefined) {
       (this.held ??= new HeldData()).push(chunk);
-      this.owner.heldChanged(chunk.length);
+      this.owner.heldChanged(this, chunk.length);
       return;
     }
     this.deliver(chunk);
@@ -301,7 +301,7 @@ export class H2Stream extends EventEmitter {
     if (this.held === undefined) return;
     const bytes = this.held.bytes;
     this.held = undefined;
-    this.owner.heldChanged(-bytes);
+    this.owner.heldChanged(this, -bytes);
   }
 
   private deliver(chunk: Buffer): void {

@@ -210,7 +210,7 @@ describe('a lean server with windows smaller than the 65,535-byte default', () =
 });
 
 describe('a lean server whose paused streams hold more than its memory bound', () => {
-  it('ends the connection with GOAWAY(ENHANCE_YOUR_CALM) and closes every stream', async () => {
+  it('resets the stream whose data passes the bound with ENHANCE_YOUR_CALM; the session and the other stream go on', async () => {
     const streams: H2Stream[] = [];
     const bounded = await startLeanServer(mesh, { maxHeldBytes: 100_000 }, (stream) => {
       stream.on('error', () => undefined);
@@ -226,16 +226,24 @@ describe('a lean server whose paused streams hold more than its memory bound', (
       assert.ok(await until(() => streams.length === 2));
       c.write(Buffer.concat([dataFrame(1, Buffer.alloc(16_000)), dataFrame(3, Buffer.alloc(16_000))]));
       await new Promise((r) => setTimeout(r, 100));
-      assert.equal(c.goaways.length, 0, 'under the bound nothing happens');
-      for (let i = 0; i < 4; i++) c.write(Buffer.concat([dataFrame(1, Buffer.alloc(16_000)), dataFrame(3, Buffer.alloc(16_000))]));
-      assert.ok(await until(() => c.goaways.length > 0 && c.closed), 'GOAWAY and the connection closed');
-      assert.equal(c.goaways[0]!.errorCode, H2Error.EnhanceYourCalm);
-      assert.ok(await until(() => streams.every((s) => s.destroyed)));
+      assert.equal(c.resets.size, 0, 'under the bound nothing happens');
+      // Stream 1 passes the bound (32 KB held, then 16 KB at a time on stream 1): it alone is reset.
+      for (let i = 0; i < 6; i++) c.write(dataFrame(1, Buffer.alloc(16_000)));
+      assert.ok(await until(() => c.resets.size > 0), 'a RST_STREAM');
+      assert.deepEqual([...c.resets], [[1, H2Error.EnhanceYourCalm]], 'stream 1 reset with ENHANCE_YOUR_CALM');
+      assert.equal(c.goaways.length, 0, 'no GOAWAY');
       const session = bounded.sessions[0]!.session;
-      assert.equal(session.destroyed, true);
-      assert.equal(session['heldBytes'], 0);
+      assert.equal(session.destroyed, false, 'the session goes on');
+      assert.equal(streams[0]!.destroyed, true);
+      assert.equal(streams[1]!.destroyed, false, 'stream 3 goes on');
+      assert.equal(session['heldBytes'], 16_000, 'stream 1 holds nothing any more');
+      let got = 0;
+      streams[1]!.on('data', (d: Buffer) => { got += d.length; });
+      streams[1]!.resume();
+      assert.ok(await until(() => got === 16_000), 'stream 3 delivers what it held');
     } finally {
       await bounded.close();
     }
   });
 });
+
