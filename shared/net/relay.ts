@@ -152,8 +152,10 @@ class Relay {
     // A side may be gone already, its 'close' emitted before this relay listened: a lean HBONE
     // stream reset in the same TCP segment as its 200 closes before its caller gets to relay it.
     // Waiting for that 'close' would hold the other side open forever.
-    if (a.destroyed) return this.sideClosed(a);
-    if (b.destroyed) return this.sideClosed(b);
+    // (A lean stream reset with NO_ERROR after a complete response is closed but still readable:
+    // what it holds is delivered first.)
+    if (a.destroyed && !a.readable) return this.sideClosed(a);
+    if (b.destroyed && !b.readable) return this.sideClosed(b);
     this.aToB.start();
     this.bToA.start();
   }
