@@ -110,8 +110,10 @@ export function lookupOriginalDst(socket: Socket): OriginalDstLookup {
   const lib = loadFfi();
   if ('failure' in lib) return { ok: false, reason: lib.failure };
   // An IPv6 socket carrying IPv4 (::ffff:a.b.c.d) was NATed by the IPv4 conntrack: ask SOL_IP.
-  const local = socket.localAddress ?? '';
-  const ipv6 = local.includes(':') && !(local.startsWith('::ffff:') && local.includes('.'));
+  // The peer's address tells the family as well as ours and is read (and cached) by every caller
+  // anyway; reading localAddress would cache a second address object per connection.
+  const peer = socket.remoteAddress ?? '';
+  const ipv6 = peer.includes(':') && !(peer.startsWith('::ffff:') && peer.includes('.'));
   const [level, optname, size]: readonly [number, number, number] = ipv6 ? [SOL_IPV6, IP6T_SO_ORIGINAL_DST, sockaddrIn6Bytes] : [SOL_IP, SO_ORIGINAL_DST, sockaddrInBytes];
   const buf = Buffer.alloc(size);
   const len = [size];
