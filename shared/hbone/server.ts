@@ -253,8 +253,9 @@ export class HboneServer {
     }
     // Node enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the client acknowledged our SETTINGS;
     // until then a compressed header block can decode far past 64 KiB. Count it ourselves
-    // (RFC 9113 §6.5.2: name + value + 32 per field).
-    if (headerListBytes(headers) > HboneDefaults.serverMaxHeaderListBytes) {
+    // (RFC 9113 §6.5.2: name + value + 32 per field). The lean engine's decoder already enforces
+    // the same limit on every block (leanSessionOptions), so its streams are not counted twice.
+    if (!(stream instanceof H2Stream) && headerListBytes(headers) > HboneDefaults.serverMaxHeaderListBytes) {
       closedByUs = true;
       this.stats.rejectStream(0, 'headers_too_large');
       stream.close(h2c.NGHTTP2_ENHANCE_YOUR_CALM);
