@@ -2,11 +2,13 @@
 // is one run's sequence — topology, paths, rounds, report — and its report needs the run's types.) Two node namespaces joined by a veth pair,
 // pods as namespaces (test/support/netns.ts), the real `ambit controlplane` in node-1 and one real
 // `ambit ztunnel` per node with iptables capture. One nginx HTTP backend in an enrolled pod and one
-// in a non-enrolled pod on node-2; three paths measured side by side in one run:
+// in a non-enrolled pod on node-2; four paths measured side by side in one run:
 //   direct  non-enrolled client pod -> non-enrolled backend pod (no capture, no proxy)
 //   ambit   enrolled client pod -> enrolled backend pod, captured by both ztunnels (HBONE between nodes)
 //   nginx   non-enrolled client pod -> nginx stream (proxy_ssl mTLS) in node-1 -> nginx stream (ssl)
 //           in node-2 -> non-enrolled backend pod; certificates from `ambit ca`
+//   nodetls the same placement with the smallest Node mTLS relay pair (bench/harness/node-tls-relay.ts)
+//           instead of nginx: what any Node TLS proxy costs here, reported as info (--skip-node-pair)
 // Per round, every metric runs on all three paths back to back in a rotating order
 // (bench/harness/schedule.ts); PASS/FAIL by the median of the per-round values:
 //   rps      wrk -c64 keep-alive            cps   wrk -c64 `Connection: close`
@@ -18,7 +20,7 @@
 // Usage: npm run build && node dist/bench/ztunnel-netns.js [--quick] [--rounds N] [--duration S]
 //        [--latency-s S] [--hold N] [--hold-s S] [--settle-s S] [--bulk-mib N] [--nice N] [--cpu-prof DIR] [--out DIR]
 //        [--metrics rps,cps,latency,bulk] [--ztunnel-node-arg FLAG]... [--ztunnel-env NAME=VALUE]...
-//        [--ztunnel-arg ARG]... (e.g. --ztunnel-arg=--hbone-engine=node: the node:http2 engine)
+//        [--ztunnel-arg ARG]... (e.g. --ztunnel-arg=--hbone-engine=node: the node:http2 engine) [--skip-node-pair]
 // The ztunnels run as shipped: node with ztunnel/runtime-tuning.ts's ztunnelNodeOptions (the
 // DaemonSet's NODE_OPTIONS), `ambit ztunnel` setting its runtime V8 flags itself.
 // The summary and PASS/FAIL against the targets: bench/harness/ztunnel-netns-report.ts.
@@ -42,6 +44,7 @@ import { ztunnelNodeOptions } from '../ztunnel/runtime-tuning.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const clientScript = fileURLToPath(new URL('./ztunnel-netns-client.js', import.meta.url));
+const relayScript = fileURLToPath(new URL('./harness/node-tls-relay.js', import.meta.url));
 
 const nodeIp = { node1: '10.31.0.1', node2: '10.31.0.2' } as const;
 const podIp = {
@@ -53,6 +56,8 @@ const podIp = {
 const backendPort = 8080;
 const nginxClientPort = 9001;
 const nginxServerPort = 9443;
+const nodeRelayClientPort = 9002;
+const nodeRelayServerPort = 9444;
 const smallBody = '0123456789abcdef'.repeat(4);
 interface Path {
   readonly name: PathName;
@@ -188,6 +193,17 @@ class Bench {
       `listen 127.0.0.1:${nginxClientPort}`, `listen ${nodeIp.node1}:${nginxClientPort}`),
       `proxy_pass 127.0.0.1:${nginxServerPort}`, `proxy_pass ${nodeIp.node2}:${nginxServerPort}`));
 
+    // The Node relay pair in the nginx pair's places, with the same certificates.
+    const relay = (ns: string, mode: 'client' | 'server', listen: readonly [string, number], up: readonly [string, number], c: CertPaths): NetnsProcess => {
+      const p = t.spawn(ns, process.execPath, [relayScript, mode, listen[0], String(listen[1]), up[0], String(up[1]), c.keyPem, c.chainPem, c.rootPem]);
+      this.procs.push(p);
+      return p;
+    };
+    const relays = this.o.nodePair
+      ? [relay(t.nsOf('node1'), 'client', [nodeIp.node1, nodeRelayClientPort], [nodeIp.node2, nodeRelayServerPort], clientCert),
+        relay(t.nsOf('node2'), 'server', [nodeIp.node2, nodeRelayServerPort], [podIp.plains, backendPort], serverCert)]
+      : [];
+
     // Control plane, then one ztunnel per node (access logs off: nginx logs nothing either).
     const controlPlane = `${nodeIp.node1}:15012`;
     this.cp = AmbitProcess.start(t, t.nsOf('node1'), 'controlplane', ['controlplane', '--source', `file:${meshDir}`, '--ca-dir', caDir, '--tokens', join(this.work, 'tokens.yaml'), '--listen', controlPlane, '--log-level', 'info']);
@@ -227,12 +243,14 @@ class Bench {
     const zt2: TrackedProcess = { label: 'ztunnel-node2', pid: this.ztunnels.node2!.pid! };
     const nginxProxies = [await workerOf(nginxClient, 'nginx-client-worker'), await workerOf(nginxServer, 'nginx-server-worker')];
     const backends = [await workerOf(backendMesh, 'backend-mesh-worker'), await workerOf(backendPlain, 'backend-plain-worker')];
-    for (const p of [zt1, zt2, ...nginxProxies, ...backends]) this.sampler.track(p);
+    const relayProxies: TrackedProcess[] = relays.map((p, i) => ({ label: i === 0 ? 'node-relay-client' : 'node-relay-server', pid: p.pid! }));
+    for (const p of [zt1, zt2, ...nginxProxies, ...relayProxies, ...backends]) this.sampler.track(p);
     this.sampler.start(250);
     this.paths = [
       { name: 'direct', clientNs: this.ns('plainc'), host: podIp.plains, port: backendPort, proxies: [] },
       { name: 'ambit', clientNs: this.ns('client'), host: podIp.server, port: backendPort, proxies: [zt1, zt2] },
       { name: 'nginx', clientNs: this.ns('plainc'), host: nodeIp.node1, port: nginxClientPort, proxies: nginxProxies },
+      ...(this.o.nodePair ? [{ name: 'nodetls' as const, clientNs: this.ns('plainc'), host: nodeIp.node1, port: nodeRelayClientPort, proxies: relayProxies }] : []),
     ];
     for (const p of this.paths) {
       await this.waitFor(`path ${p.name} answers`, async () => {
@@ -366,7 +384,7 @@ async function main(): Promise<void> {
   process.prependOnceListener('SIGTERM', onSignal);
   try {
     await b.setup();
-    out(`setup: ${((Date.now() - t0) / 1000).toFixed(1)} s (2 nodes, 4 pods, control plane, 2 ztunnels, 4 nginx)\n`);
+    out(`setup: ${((Date.now() - t0) / 1000).toFixed(1)} s (2 nodes, 4 pods, control plane, 2 ztunnels, 4 nginx${o.nodePair ? ', 2 Node relays' : ''})\n`);
     // Same warm-up for both proxied paths (Node's JIT and heap sizing keep improving for a while).
     for (const p of b.paths.filter((x) => x.name !== 'direct')) {
       if (o.metrics.includes('rps')) await b.wrk(p, 'rps', o.warmupS.rps);
@@ -378,7 +396,7 @@ async function main(): Promise<void> {
     out(`ztunnel CPU with no traffic: ${JSON.stringify(idleVcpu)} vCPU\n`);
     const rounds: Record<PathName, PathRound>[] = [];
     for (let round = 0; round < o.rounds; round++) {
-      const r = { direct: {}, ambit: {}, nginx: {} } as Record<PathName, PathRound>;
+      const r = { direct: {}, ambit: {}, nginx: {}, nodetls: {} } as Record<PathName, PathRound>;
       for (const [mi, metric] of o.metrics.entries()) {
         const order = pathOrder(b.paths, round, mi);
         const cells: string[] = [];

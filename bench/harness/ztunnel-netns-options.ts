@@ -32,6 +32,8 @@ export interface Options {
   readonly ztunnelEnv: readonly string[];
   /** Extra `ambit ztunnel` arguments for both ztunnels (e.g. `--hbone-engine=node`). */
   readonly ztunnelArgs: readonly string[];
+  /** Also measure the smallest Node mTLS relay pair on the nginx pair's path (info, not judged). */
+  readonly nodePair: boolean;
 }
 
 export function readOptions(argv: string[], repoRoot: string): Options {
@@ -53,6 +55,7 @@ export function readOptions(argv: string[], repoRoot: string): Options {
       'ztunnel-node-arg': { type: 'string', multiple: true },
       'ztunnel-env': { type: 'string', multiple: true },
       'ztunnel-arg': { type: 'string', multiple: true },
+      'skip-node-pair': { type: 'boolean', default: false },
     },
   });
   const selected = values.metrics === undefined ? [...metrics] : values.metrics.split(',').map((m) => m.trim());
@@ -81,6 +84,7 @@ export function readOptions(argv: string[], repoRoot: string): Options {
     metrics: metrics.filter((m) => selected.includes(m)),
     ztunnelNodeArgs: values['ztunnel-node-arg'] ?? [],
     ztunnelArgs: values['ztunnel-arg'] ?? [],
+    nodePair: values['skip-node-pair'] !== true,
     ztunnelEnv: (values['ztunnel-env'] ?? []).map((kv) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(kv)) throw new Error(`--ztunnel-env: expected NAME=VALUE, got ${JSON.stringify(kv)}`);
       return kv;

@@ -4,7 +4,8 @@
 import { median } from './hop-report.js';
 import { totalSocketErrors, type WrkResult } from './wrk.js';
 
-export type PathName = 'direct' | 'ambit' | 'nginx';
+/** `nodetls`: the smallest Node mTLS relay pair on the nginx pair's path (info; absent with --skip-node-pair). */
+export type PathName = 'direct' | 'ambit' | 'nginx' | 'nodetls';
 
 export interface PacedResult {
   readonly requests: number;
@@ -55,15 +56,16 @@ export function summarize(mode: string, rounds: readonly Record<PathName, PathRo
     const xs = rounds.map(f);
     return { median: r3(median(xs)), min: r3(Math.min(...xs)), max: r3(Math.max(...xs)), perRound: xs.map(r3) };
   };
-  const names: PathName[] = ['direct', 'ambit', 'nginx'];
+  const hasNodePair = rounds.some((r) => r.nodetls?.latency !== undefined || r.nodetls?.rps !== undefined);
+  const names: PathName[] = ['direct', 'ambit', 'nginx', ...(hasNodePair ? ['nodetls' as const] : [])];
   const table = names.map((n) => ({
     path: n,
-    rps: per((r) => (r[n].rps?.requestsPerSec ?? NaN)).median,
-    cps: per((r) => (r[n].cps?.requestsPerSec ?? NaN)).median,
-    p50: per((r) => (r[n].latency?.latencyMs.p50 ?? NaN)).median,
-    p99: per((r) => (r[n].latency?.latencyMs.p99 ?? NaN)).median,
-    bulk: per((r) => (r[n].bulkGbps ?? NaN)).median,
-    errors: rounds.reduce((a, r) => a + wrkErrors(r[n].rps) + wrkErrors(r[n].cps) + (r[n].latency?.errors ?? 0), 0),
+    rps: per((r) => (r[n]?.rps?.requestsPerSec ?? NaN)).median,
+    cps: per((r) => (r[n]?.cps?.requestsPerSec ?? NaN)).median,
+    p50: per((r) => (r[n]?.latency?.latencyMs.p50 ?? NaN)).median,
+    p99: per((r) => (r[n]?.latency?.latencyMs.p99 ?? NaN)).median,
+    bulk: per((r) => (r[n]?.bulkGbps ?? NaN)).median,
+    errors: rounds.reduce((a, r) => a + wrkErrors(r[n]?.rps) + wrkErrors(r[n]?.cps) + (r[n]?.latency?.errors ?? 0), 0),
   }));
   const rpsRatio = per((r) => (r.ambit.rps?.requestsPerSec ?? NaN) / (r.nginx.rps?.requestsPerSec ?? NaN));
   const cpsRatio = per((r) => (r.ambit.cps?.requestsPerSec ?? NaN) / (r.nginx.cps?.requestsPerSec ?? NaN));
@@ -73,11 +75,16 @@ export function summarize(mode: string, rounds: readonly Record<PathName, PathRo
   const nginxAddedP99 = per((r) => (r.nginx.latency?.latencyMs.p99 ?? NaN) - (r.direct.latency?.latencyMs.p99 ?? NaN));
   // vCPU per 1,000 rps: CPU seconds over the paced phase's load window, scaled to 1,000 rps.
   const vcpu = (label: string, path: PathName) => per((r) => {
-    const l = r[path].latency;
+    const l = r[path]?.latency;
     if (!l) return NaN;
     return (l.cpuS[label] ?? NaN) / l.durationS / (l.achievedRps / 1000);
   });
   const zt1 = vcpu('ztunnel-node1', 'ambit');
+  // The Node pair: what a Node TLS proxy with nothing else in it costs on this path.
+  const nrc = vcpu('node-relay-client', 'nodetls');
+  const nrs = vcpu('node-relay-server', 'nodetls');
+  const nodeAddedP99 = per((r) => (r.nodetls?.latency?.latencyMs.p99 ?? NaN) - (r.direct.latency?.latencyMs.p99 ?? NaN));
+  const rpsVsNode = per((r) => (r.ambit.rps?.requestsPerSec ?? NaN) / (r.nodetls?.rps?.requestsPerSec ?? NaN));
   const zt2 = vcpu('ztunnel-node2', 'ambit');
   const ngc = vcpu('nginx-client-worker', 'nginx');
   const ngs = vcpu('nginx-server-worker', 'nginx');
@@ -87,7 +94,7 @@ export function summarize(mode: string, rounds: readonly Record<PathName, PathRo
     (l ? Math.max(...labels.map((x) => l.cpuS[x] ?? NaN)) / l.durationS / (l.achievedRps / 1000) : NaN);
   const vcpuVsNginx = per((r) => vcpuOf(r.ambit.latency, ['ztunnel-node1', 'ztunnel-node2']) / vcpuOf(r.nginx.latency, ['nginx-client-worker', 'nginx-server-worker']));
   const p99VsNginx = per((r) => (r.ambit.latency?.latencyMs.p99 ?? NaN) - (r.nginx.latency?.latencyMs.p99 ?? NaN));
-  const usPerReq = (label: string, path: PathName) => per((r) => ((r[path].rps?.cpuS[label] ?? NaN) / (r[path].rps?.requests ?? NaN)) * 1e6);
+  const usPerReq = (label: string, path: PathName) => per((r) => ((r[path]?.rps?.cpuS[label] ?? NaN) / (r[path]?.rps?.requests ?? NaN)) * 1e6);
   const rssLatency = (label: string) => Math.max(...rounds.map((r) => r.ambit.latency?.rssMb[label] ?? NaN));
   const holdRss = Math.max(...Object.values(hold.rssMbOpen));
   const targets = [
@@ -108,6 +115,7 @@ export function summarize(mode: string, rounds: readonly Record<PathName, PathRo
     `added latency at 1,000 rps vs direct: ambit p50 +${addedP50.median.toFixed(3)} ms, p99 +${addedP99.median.toFixed(3)} ms; nginx pair p99 +${nginxAddedP99.median.toFixed(3)} ms`,
     `CPU per request at -c64: ztunnel node-1 ${usPerReq('ztunnel-node1', 'ambit').median.toFixed(1)} us, node-2 ${usPerReq('ztunnel-node2', 'ambit').median.toFixed(1)} us; nginx client ${usPerReq('nginx-client-worker', 'nginx').median.toFixed(1)} us, server ${usPerReq('nginx-server-worker', 'nginx').median.toFixed(1)} us`,
     `against the nginx pair in the same rounds (info): the busier ztunnel's vCPU per 1,000 rps ${vcpuVsNginx.median.toFixed(2)}x the busier nginx worker's (rounds ${vcpuVsNginx.min.toFixed(2)}-${vcpuVsNginx.max.toFixed(2)}); p99 at 1,000 rps ${p99VsNginx.median >= 0 ? '+' : ''}${p99VsNginx.median.toFixed(3)} ms vs the nginx pair's`,
+    ...(hasNodePair ? [`the smallest Node mTLS relay pair on the nginx pair's path (info: a Node TLS hop with nothing else): vCPU per 1,000 rps ${nrc.median.toFixed(3)}, ${nrs.median.toFixed(3)}; added p99 +${nodeAddedP99.median.toFixed(3)} ms; ambit's rps ${rpsVsNode.median.toFixed(2)}x its own; CPU per request at -c64 ${usPerReq('node-relay-client', 'nodetls').median.toFixed(1)} / ${usPerReq('node-relay-server', 'nodetls').median.toFixed(1)} us`] : []),
     `ztunnel vCPU per 1,000 rps includes its idle use (no traffic): node-1 ${idleVcpu['ztunnel-node1']}, node-2 ${idleVcpu['ztunnel-node2']} vCPU`,
     `ztunnel RSS during the 1,000 rps phase: node-1 ${rssLatency('ztunnel-node1')} MB, node-2 ${rssLatency('ztunnel-node2')} MB; peak over the run: node-1 ${r3((peaks['ztunnel-node1']?.peakRssKb ?? NaN) / 1024)} MB, node-2 ${r3((peaks['ztunnel-node2']?.peakRssKb ?? NaN) / 1024)} MB`,
     '',
@@ -117,6 +125,6 @@ export function summarize(mode: string, rounds: readonly Record<PathName, PathRo
   ];
   return {
     text: lines.join('\n'),
-    json: { table, rpsRatio, cpsRatio, bulkRatio, addedP50Ms: addedP50, addedP99Ms: addedP99, nginxAddedP99Ms: nginxAddedP99, vcpuVsNginx, p99VsNginxMs: p99VsNginx, idleVcpu, vcpuPer1kRps: { 'ztunnel-node1': zt1, 'ztunnel-node2': zt2, 'nginx-client-worker': ngc, 'nginx-server-worker': ngs }, targets, mode },
+    json: { table, rpsRatio, cpsRatio, bulkRatio, addedP50Ms: addedP50, addedP99Ms: addedP99, nginxAddedP99Ms: nginxAddedP99, vcpuVsNginx, p99VsNginxMs: p99VsNginx, idleVcpu, vcpuPer1kRps: { 'ztunnel-node1': zt1, 'ztunnel-node2': zt2, 'nginx-client-worker': ngc, 'nginx-server-worker': ngs, ...(hasNodePair ? { 'node-relay-client': nrc, 'node-relay-server': nrs } : {}) }, ...(hasNodePair ? { nodePair: { addedP99Ms: nodeAddedP99, ambitRpsVsNodePair: rpsVsNode } } : {}), targets, mode },
   };
 }
