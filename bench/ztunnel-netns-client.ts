@@ -4,6 +4,8 @@
 //     connection); prints one JSON line: achieved rate and latency percentiles. Latency is timed
 //     from the request's write to the response's last byte; a request due while every connection
 //     is busy waits and is counted in `queued` (its wait counts in `latencyFromScheduleMs`).
+//     Each connection first carries one unmeasured request, so the proxies' upstream connections
+//     and TLS handshakes are made before the clock starts: the percentiles are steady state.
 //   hold <host> <port> <count> <concurrency>
 //     opens `count` connections, one GET each (so the tunnel is known to be end to end), keeps
 //     them open; prints {"open":n,"failed":n} once all are up, closes everything when stdin ends.
@@ -61,6 +63,11 @@ function openConn(host: string, port: number): Promise<Conn> {
 
 async function paced(host: string, port: number, rate: number, seconds: number, connections: number): Promise<void> {
   const conns = await Promise.all(Array.from({ length: connections }, () => openConn(host, port)));
+  const warm = await Promise.all(conns.map((c) => new Promise<boolean>((resolve) => {
+    c.onDone = resolve;
+    c.socket.write(request(host));
+  })));
+  if (warm.includes(false)) throw new Error(`paced: ${warm.filter((ok) => !ok).length} of ${connections} warm-up requests failed`);
   const idle = [...conns];
   const latencies: number[] = [];
   const fromSchedule: number[] = [];
