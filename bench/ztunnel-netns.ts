@@ -9,7 +9,7 @@
 //           in node-2 -> non-enrolled backend pod; certificates from `ambit ca`
 //   nodetls the same placement with the smallest Node mTLS relay pair (bench/harness/node-tls-relay.ts)
 //           instead of nginx: what any Node TLS proxy costs here, reported as info (--skip-node-pair)
-// Per round, every metric runs on all three paths back to back in a rotating order
+// Per round, every metric runs on every path back to back in a rotating order
 // (bench/harness/schedule.ts); PASS/FAIL by the median of the per-round values:
 //   rps      wrk -c64 keep-alive            cps   wrk -c64 `Connection: close`
 //   latency  1,000 requests/s paced (bench/ztunnel-netns-client.ts), p50/p99; the ztunnels' CPU

@@ -80,14 +80,14 @@ export function summarize(mode: string, rounds: readonly Record<PathName, PathRo
     return (l.cpuS[label] ?? NaN) / l.durationS / (l.achievedRps / 1000);
   });
   const zt1 = vcpu('ztunnel-node1', 'ambit');
+  const zt2 = vcpu('ztunnel-node2', 'ambit');
+  const ngc = vcpu('nginx-client-worker', 'nginx');
+  const ngs = vcpu('nginx-server-worker', 'nginx');
   // The Node pair: what a Node TLS proxy with nothing else in it costs on this path.
   const nrc = vcpu('node-relay-client', 'nodetls');
   const nrs = vcpu('node-relay-server', 'nodetls');
   const nodeAddedP99 = per((r) => (r.nodetls?.latency?.latencyMs.p99 ?? NaN) - (r.direct.latency?.latencyMs.p99 ?? NaN));
   const rpsVsNode = per((r) => (r.ambit.rps?.requestsPerSec ?? NaN) / (r.nodetls?.rps?.requestsPerSec ?? NaN));
-  const zt2 = vcpu('ztunnel-node2', 'ambit');
-  const ngc = vcpu('nginx-client-worker', 'nginx');
-  const ngs = vcpu('nginx-server-worker', 'nginx');
   // Info beside the absolute targets: the same two figures against the nginx pair in the same
   // round (the rate target is judged that way; on 2 shared vCPUs nginx sits near 0.1 vCPU and +3 ms).
   const vcpuOf = (l: (PacedResult & { cpuS: Record<string, number> }) | undefined, labels: readonly string[]): number =>
