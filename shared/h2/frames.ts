@@ -113,18 +113,20 @@ export function settingsFrame(entries: ReadonlyArray<readonly [number, number]>)
 
 export const settingsAckFrame = frame(FrameType.Settings, FrameFlag.Ack, 0);
 
-export function windowUpdateFrame(streamId: number, increment: number): Buffer {
+/** A frame whose payload is one 32-bit number (WINDOW_UPDATE, RST_STREAM). */
+function uint32Frame(type: number, streamId: number, value: number): Buffer {
   const buf = Buffer.allocUnsafe(frameHeaderBytes + 4);
-  writeFrameHeader(buf, 0, 4, FrameType.WindowUpdate, 0, streamId);
-  buf.writeUInt32BE(increment, frameHeaderBytes);
+  writeFrameHeader(buf, 0, 4, type, 0, streamId);
+  buf.writeUInt32BE(value, frameHeaderBytes);
   return buf;
 }
 
+export function windowUpdateFrame(streamId: number, increment: number): Buffer {
+  return uint32Frame(FrameType.WindowUpdate, streamId, increment);
+}
+
 export function rstStreamFrame(streamId: number, code: number): Buffer {
-  const buf = Buffer.allocUnsafe(frameHeaderBytes + 4);
-  writeFrameHeader(buf, 0, 4, FrameType.RstStream, 0, streamId);
-  buf.writeUInt32BE(code, frameHeaderBytes);
-  return buf;
+  return uint32Frame(FrameType.RstStream, streamId, code);
 }
 
 export function goAwayFrame(lastStreamId: number, code: number): Buffer {
@@ -141,12 +143,7 @@ export function pingFrame(payload: Buffer, ack: boolean): Buffer {
 
 /** A HEADERS frame carrying a whole header block (with END_HEADERS), split into CONTINUATIONs past `maxFrameBytes`. */
 export function headersFrames(streamId: number, block: Buffer, endStream: boolean, maxFrameBytes: number): Buffer {
-  if (block.length <= maxFrameBytes) {
-    const buf = Buffer.allocUnsafe(frameHeaderBytes + block.length);
-    writeFrameHeader(buf, 0, block.length, FrameType.Headers, FrameFlag.EndHeaders | (endStream ? FrameFlag.EndStream : 0), streamId);
-    block.copy(buf, frameHeaderBytes);
-    return buf;
-  }
+  if (block.length <= maxFrameBytes) return frame(FrameType.Headers, FrameFlag.EndHeaders | (endStream ? FrameFlag.EndStream : 0), streamId, block);
   const parts: Buffer[] = [];
   for (let at = 0; at < block.length; at += maxFrameBytes) {
     const piece = block.subarray(at, at + maxFrameBytes);

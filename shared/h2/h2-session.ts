@@ -167,9 +167,8 @@ export class H2Session extends EventEmitter implements H2StreamOwner, FrameSink 
     if (this.destroyed) return;
     this.closed = true;
     this.sendGoAway(code);
-    this.flushOut();
+    // finalize() writes the GOAWAY out and ends the socket.
     this.finalize();
-    this.endSocket();
   }
 
   // FrameSink: what the reader found.
