@@ -8,17 +8,9 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { CertificateAuthority } from '../../shared/identity/ca.js';
+import { freePort } from '../../test/support/ports.js';
 
 const relayScript = fileURLToPath(new URL('./node-tls-relay.js', import.meta.url));
-
-/** A free loopback port (closed again before use; fine on loopback in one test file). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function startRelay(args: string[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {

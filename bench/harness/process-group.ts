@@ -177,14 +177,5 @@ export async function waitForPort(port: number, timeoutMs: number, proc?: Manage
   }
 }
 
-/** A port free on 127.0.0.1 right now (the kernel's pick). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+/** A port free on 127.0.0.1 right now (the kernel's pick): the tests' own helper. */
+export { freePort } from '../../test/support/ports.js';
